@@ -1,0 +1,1 @@
+"""Answer composers (extractive, generative) and the citation checks they share."""

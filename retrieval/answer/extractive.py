@@ -1,0 +1,151 @@
+"""The default composer: picks the retrieved sentences that answer the question, each cited."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.answer.citations import Span, number, span_in_hit
+from retrieval.embedding import Embedder
+from retrieval.keyword import question_terms, terms
+from retrieval.text import sentence_spans
+from retrieval.types import CANNOT_ANSWER, Answer, Hit
+
+_LIST_QUESTION = re.compile(
+    r"^\s*(list|name|enumerate)\b|\b(which|what)\b.*\b(mentioned|listed|named|cited|discussed|described|reported|"
+    r"included|involved|announced)\b|\b(all|every|each)\b.*\b(which|what)\b|\bwhat (are|were) (the|some)\b\s+\w+s\b",
+    re.IGNORECASE,
+)
+
+# Weight of lexical coverage against the embedding similarity in a sentence's score.
+LEXICAL_WEIGHT = 0.35
+# Below this best sentence score, the library is taken to hold no answer.
+ANSWER_THRESHOLD = 0.45
+# Sentences this close to the best one join the answer (a wider margin for list questions).
+MARGIN = 0.06
+LIST_MARGIN = 0.20
+MAX_SENTENCES = 2
+MAX_LIST_SENTENCES = 6
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate sentence and how well it answers the question."""
+
+    span: Span
+    similarity: float
+    coverage: float
+
+    @property
+    def score(self) -> float:
+        """The combined score used to choose sentences."""
+        return self.similarity + LEXICAL_WEIGHT * self.coverage
+
+
+def is_list_question(question: str) -> bool:
+    """Whether the question asks for every item of a kind ("what exercises were mentioned?")."""
+    return bool(_LIST_QUESTION.search(question))
+
+
+def candidates(hits: Sequence[Hit]) -> list[Span]:
+    """Every distinct sentence of the hits, with document offsets."""
+    seen: set[tuple[str, int, int]] = set()
+    out: list[Span] = []
+    for hit in hits:
+        for a, b in sentence_spans(hit.text):
+            span = span_in_hit(hit, a, b)
+            if span.key not in seen:
+                seen.add(span.key)
+                out.append(span)
+    return out
+
+
+def score_sentences(
+    question: str, spans: Sequence[Span], embedder: Embedder, idf: Callable[[str], float], question_vector: np.ndarray | None = None
+) -> list[Scored]:
+    """Score each sentence by embedding similarity to the question plus idf-weighted term coverage."""
+    if not spans:
+        return []
+    qv = embedder.embed([question])[0] if question_vector is None else question_vector
+    vecs = embedder.embed([f"{s.hit.title}: {s.quote}" if s.hit.title else s.quote for s in spans])
+    sims = vecs @ qv
+    q_terms = set(question_terms(question))
+    total = sum(idf(t) for t in q_terms) or 1.0
+    out = []
+    for span, sim in zip(spans, sims, strict=True):
+        s_terms = set(terms(span.quote)) | set(terms(span.hit.title))
+        coverage = sum(idf(t) for t in q_terms & s_terms) / total
+        out.append(Scored(Span(span.hit, span.start, span.end, round(float(sim), 4)), float(sim), coverage))
+    return sorted(out, key=lambda s: -s.score)
+
+
+def select(scored: Sequence[Scored], list_question: bool) -> list[Scored]:
+    """The sentences that make the answer, best first; empty when nothing is good enough."""
+    if not scored or scored[0].score < ANSWER_THRESHOLD:
+        return []
+    best = scored[0].score
+    margin, most = (LIST_MARGIN, MAX_LIST_SENTENCES) if list_question else (MARGIN, MAX_SENTENCES)
+    chosen = [s for s in scored[:most] if s.score >= best - margin]
+    if list_question:
+        chosen = _with_listed_neighbours(chosen, scored, most)
+    return chosen
+
+
+# "X also did Y", "another ...", "in addition": the sentence continues an enumeration.
+_ADDITIVE = re.compile(r"\b(also|too|as well|another|in addition|additionally|likewise|similarly|besides)\b", re.IGNORECASE)
+
+
+def _with_listed_neighbours(chosen: list[Scored], scored: Sequence[Scored], most: int) -> list[Scored]:
+    """Add the items an enumeration links to a chosen sentence ("... also conducted joint drills").
+
+    A chosen sentence with an additive cue pulls in the sentence before it; a following sentence
+    with such a cue is pulled in too; either must share a content word with the chosen one.
+    """
+    by_hit: dict[str, list[Scored]] = {}
+    for s in scored:
+        by_hit.setdefault(s.span.hit.chunk_id, []).append(s)
+    for group in by_hit.values():
+        group.sort(key=lambda s: s.span.start)
+    keys = {s.span.key for s in chosen}
+    queue = list(chosen)
+    while queue and len(chosen) < most:
+        anchor = queue.pop(0)
+        group = by_hit[anchor.span.hit.chunk_id]
+        i = next(n for n, s in enumerate(group) if s.span.key == anchor.span.key)
+        pairs = []
+        if i > 0 and _ADDITIVE.search(anchor.span.quote):
+            pairs.append(group[i - 1])
+        if i + 1 < len(group) and _ADDITIVE.search(group[i + 1].span.quote):
+            pairs.append(group[i + 1])
+        for other in pairs:
+            if other.span.key not in keys and set(terms(other.span.quote)) & set(terms(anchor.span.quote)):
+                keys.add(other.span.key)
+                chosen.append(other)
+                queue.append(other)
+    return chosen[:most]
+
+
+def compose(
+    question: str, hits: Sequence[Hit], embedder: Embedder, idf: Callable[[str], float], question_vector: np.ndarray | None = None
+) -> Answer:
+    """An extractive answer: the chosen source sentences, each followed by its marker."""
+    scored = score_sentences(question, candidates(hits), embedder, idf, question_vector)
+    chosen = select(scored, is_list_question(question))
+    if not chosen:
+        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, hits=list(hits))
+    # Read in document order within a document, documents in order of their best sentence.
+    doc_rank = {}
+    for s in chosen:
+        doc_rank.setdefault(s.span.hit.doc_id, len(doc_rank))
+    chosen = sorted(chosen, key=lambda s: (doc_rank[s.span.hit.doc_id], s.span.start))
+    text, citations = number([(_as_sentence(s.span.quote), [s.span]) for s in chosen])
+    return Answer(question=question, text=text, citations=citations, answerable=True, hits=list(hits))
+
+
+def _as_sentence(quote: str) -> str:
+    """A quote as an answer sentence: one line, ending in punctuation."""
+    one_line = " ".join(quote.split())
+    return one_line if one_line[-1:] in ".!?\"'”’)" else one_line + "."

@@ -1,0 +1,105 @@
+"""Sentence-aware chunks sized for the model's window, with exact character offsets."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from retrieval.embedding import MAX_TOKENS, Tokenizer, token_counts
+from retrieval.text import sentence_spans
+from retrieval.types import Chunk, Document
+
+# [CLS] and [SEP] take two places in the model's window.
+_SPECIAL = 2
+
+
+def chunk_header(title: str) -> str:
+    """The header line a chunk is embedded and keyword-indexed with."""
+    return title.strip()
+
+
+def indexed_text(title: str, text: str) -> str:
+    """What is embedded for a chunk: its document's title as a header line, then the chunk."""
+    header = chunk_header(title)
+    return f"{header}\n{text}" if header else text
+
+
+def _split_long(tokenizer: Tokenizer, text: str, a: int, b: int, budget: int) -> list[tuple[int, int]]:
+    """Cut one over-long sentence at token boundaries into pieces of at most `budget` tokens."""
+    enc = tokenizer.encode_batch([text[a:b]], add_special_tokens=False)[0]
+    offsets = [(a + s, a + e) for s, e in enc.offsets]
+    pieces: list[tuple[int, int]] = []
+    i = 0
+    while i < len(offsets):
+        j = min(i + budget, len(offsets))
+        # Prefer to end a piece at a word boundary: back off while the next token continues a word.
+        if j < len(offsets):
+            k = j
+            while k > i + budget // 2 and offsets[k][0] == offsets[k - 1][1]:
+                k -= 1
+            j = k
+        pieces.append((offsets[i][0], offsets[j - 1][1]))
+        i = j
+    return pieces
+
+
+def chunk_document(
+    doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, overlap_tokens: int = 40
+) -> list[Chunk]:
+    """Split a document into chunks of whole sentences that fit the window with the title header."""
+    header_tokens = token_counts(tokenizer, [chunk_header(doc.title)])[0] + 1 if doc.title.strip() else 0
+    budget = max(16, min(max_tokens, MAX_TOKENS - _SPECIAL - header_tokens))
+    spans = sentence_spans(doc.text)
+    if not spans:
+        return []
+    counts = token_counts(tokenizer, [doc.text[a:b] for a, b in spans])
+    units: list[tuple[int, int, int]] = []
+    for (a, b), n in zip(spans, counts, strict=True):
+        if n <= budget:
+            units.append((a, b, n))
+        else:
+            pieces = _split_long(tokenizer, doc.text, a, b, budget)
+            units.extend((pa, pb, n2) for (pa, pb), n2 in zip(pieces, token_counts(tokenizer, [doc.text[pa:pb] for pa, pb in pieces]), strict=True))
+    groups = _group(units, budget, overlap_tokens)
+    chunks = []
+    for ordinal, (first, last) in enumerate(groups):
+        start, end = units[first][0], units[last][1]
+        chunks.append(
+            Chunk(
+                chunk_id=chunk_id(doc.doc_id, ordinal, doc.content_hash),
+                doc_id=doc.doc_id,
+                text=doc.text[start:end],
+                start=start,
+                end=end,
+                ordinal=ordinal,
+            )
+        )
+    return chunks
+
+
+def _group(units: Sequence[tuple[int, int, int]], budget: int, overlap: int) -> list[tuple[int, int]]:
+    """Greedy packing of sentence units into (first, last) index ranges with a sentence overlap."""
+    groups: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        total = units[i][2]
+        j = i
+        while j + 1 < len(units) and total + units[j + 1][2] + 1 <= budget:
+            j += 1
+            total += units[j][2] + 1
+        groups.append((i, j))
+        if j + 1 >= len(units):
+            break
+        # Start the next chunk with as many trailing sentences as fit in the overlap, but always move on.
+        k, carried = j + 1, 0
+        while k - 1 > i and carried + units[k - 1][2] <= overlap:
+            k -= 1
+            carried += units[k][2]
+        i = k
+    return groups
+
+
+def chunk_id(doc_id: str, ordinal: int, version: str) -> str:
+    """A chunk id unique to the document, its version and its position."""
+    digest = hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:16]
+    return f"{digest}-{version[:8]}-{ordinal:05d}"

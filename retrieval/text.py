@@ -1,0 +1,56 @@
+"""Sentence spans with exact character offsets, and the word tokens used for keyword search."""
+
+from __future__ import annotations
+
+import re
+
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace
+# and a capital, digit, or opening quote; or at a line break.
+_BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9À-Ý])|\n""")
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "no", "gen", "col", "lt",
+    "sgt", "capt", "gov", "sen", "rep", "rev", "inc", "ltd", "co", "corp", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "al", "approx", "u.s",
+    "u.k", "e.g", "i.e", "a.m", "p.m", "mt", "ft",
+}
+_WORD = re.compile(r"\w+")
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the period at `dot` closes an abbreviation or an initial ("J. Smith")."""
+    if text[dot] != ".":
+        return False
+    j = dot
+    while j > 0 and (text[j - 1].isalnum() or text[j - 1] == "."):
+        j -= 1
+    word = text[j:dot].lower()
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Split `text[start:end]` into sentences; returns (start, end) offsets with no outer whitespace."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for m in _BOUNDARY.finditer(text, start, end):
+        if m.group() != "\n" and _is_abbreviation(text, m.start()):
+            continue
+        cut = m.end() if m.group() != "\n" else m.start()
+        _add_trimmed(text, cursor, cut, spans)
+        cursor = m.end()
+    _add_trimmed(text, cursor, end, spans)
+    return spans
+
+
+def _add_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if b > a and any(ch.isalnum() for ch in text[a:b]):
+        out.append((a, b))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, as the keyword index sees them."""
+    return _WORD.findall(text.lower())

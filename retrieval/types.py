@@ -1,0 +1,176 @@
+"""The domain model: documents, chunks, hits, citations and answers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CANNOT_ANSWER = "I could not find this in the articles."
+
+
+def content_hash(text: str) -> str:
+    """Return a stable hash of a document's text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article or file, as loaded; `text` is what offsets point into."""
+
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    published: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of title, source, date and text: any change means a new version."""
+        return content_hash("\x1f".join([self.title, self.source, self.published or "", self.text]))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document's text; `text == document.text[start:end]`."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    ordinal: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its scores and rank (1-based)."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    ordinal: int
+    score: float
+    rank: int
+    dense: float | None = None
+    keyword: float | None = None
+    published: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `search --json` shape of a hit."""
+        return {
+            "rank": self.rank,
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "title": self.title,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered, checkable quote: `quote == document.text[start:end]`."""
+
+    n: int
+    doc_id: str
+    source: str
+    title: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    verified: bool = True
+    support: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `ask --json` shape of a citation."""
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """An answer whose `[n]` markers are numbered 1..N in order of first use."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    answerable: bool
+    generator: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `ask --json` shape of an answer."""
+        out: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.text,
+            "answerable": self.answerable,
+            "citations": [c.to_json() for c in self.citations],
+            "generator": self.generator,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.dropped:
+            out["dropped"] = self.dropped
+        return out
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A document as the library lists it."""
+
+    doc_id: str
+    source: str
+    title: str
+    published: str | None
+    added_at: str
+    chunks: int
+    content_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The `sources --json` shape."""
+        return asdict(self)
+
+
+@dataclass
+class IngestProblem:
+    """Why one input (or one line of it) was not ingested."""
+
+    source: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}, line {self.line}" if self.line is not None else self.source
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, document by document."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[IngestProblem] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON summary."""
+        return {
+            "added": len(self.added),
+            "replaced": len(self.replaced),
+            "unchanged": len(self.unchanged),
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "problems": [str(p) for p in self.problems],
+        }
