@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,6 +68,14 @@ def _offline_unless_hub(is_local: bool) -> None:
     if is_local:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def token_counts(tokenizer: Tokenizer, texts: Sequence[str]) -> list[int]:
@@ -175,7 +184,8 @@ def _export_fp32(name: str, is_local: bool, out: Path) -> None:
             return self.inner(**dict(zip(inputs, args, strict=True))).last_hidden_state
 
     tmp = out / f".model.{os.getpid()}.onnx"
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             _Wrapper(),
             dummy,

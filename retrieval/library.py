@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from retrieval.loaders import Loaded, load_sources
 from retrieval.search import Filters, Searcher
 from retrieval.settings import Settings
 from retrieval.store import Collection, open_client
-from retrieval.types import Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
+from retrieval.keyword import question_terms
+from retrieval.types import CANNOT_ANSWER, Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
 
 ProgressFn = Callable[[int, int | None], None]
 
@@ -157,24 +158,43 @@ class Library:
             return []
         return self._searcher(collection).search(query, k or self.settings.k, filters)
 
-    def ask(self, question: str, k: int | None = None, collection: str | None = None, filters: Filters | None = None, generator: str | None = None) -> Answer:
-        """A cited answer to the question, or the fixed cannot-answer reply."""
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        collection: str | None = None,
+        filters: Filters | None = None,
+        generator: str | None = None,
+        history: Sequence[str] = (),
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """A cited answer to the question, or the fixed cannot-answer reply.
+
+        `history` holds earlier questions of the same conversation (oldest first); a short
+        follow-up ("and where was that?") is retrieved and answered together with the last one.
+        `on_token` receives a generative backend's draft tokens as they arrive.
+        """
         from retrieval.answer.extractive import compose
-        from retrieval.types import CANNOT_ANSWER
 
         t0 = time.perf_counter()
         question = self.check_question(question)
         generator = generator or self.settings.generator
-        if generator != "extractive":
-            raise RagbotError(f"Unknown generator {generator!r}: set RAGBOT_GENERATOR (or --generator) to extractive.")
         if not self._exists(collection):
             return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator)
         searcher = self._searcher(collection)
-        vector = self.embedder.embed([question])[0]
+        query = contextual_query(question, history)
+        vector = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
-        hits = searcher.search(question, k or self.settings.k, filters, vector=vector)
+        hits = searcher.search(query, k or self.settings.k, filters, vector=vector)
         t2 = time.perf_counter()
-        answer = compose(question, hits, self.embedder, searcher.keyword().index.idf_of, vector)
+        idf = searcher.keyword().index.idf_of
+        if generator == "extractive":
+            answer = compose(query, hits, self.embedder, idf, vector)
+            answer.question = question
+        else:
+            from retrieval.answer.generative import generate
+
+            answer = generate(question, hits, self.settings, self.embedder, idf, vector, generator=generator, on_token=on_token)
         t3 = time.perf_counter()
         answer.timings_ms = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "compose": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
         return answer
@@ -195,3 +215,13 @@ class Library:
     def document_text(self, doc_id: str, collection: str | None = None) -> str | None:
         """A stored document's full text (what citation offsets point into)."""
         return self.collection(collection).document_text(doc_id) if self._exists(collection) else None
+
+
+FOLLOW_UP_TERMS = 3
+
+
+def contextual_query(question: str, history: Sequence[str]) -> str:
+    """The question, prefixed by the previous one when it is a short follow-up with few terms of its own."""
+    if history and len(question_terms(question)) < FOLLOW_UP_TERMS:
+        return f"{history[-1].strip()} {question}"
+    return question

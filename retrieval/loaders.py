@@ -15,6 +15,7 @@ HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 SAMPLE_ARTICLE = Path(__file__).parent / "data" / "belousov-beijing.txt"
+SAMPLE_DOC_ID = "sample:belousov-beijing"
 
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -141,3 +142,21 @@ def _from_jsonl(text: str, source: str) -> Iterator[Loaded]:
         if loaded.problem:
             loaded.problem.line = number
         yield loaded
+
+
+def estimate_total(inputs: list[str]) -> int | None:
+    """How many documents the inputs hold, for a progress bar (None when unknown)."""
+    total = 0
+    for raw in inputs:
+        path = Path(raw).expanduser()
+        files = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED] if path.is_dir() else [path]
+        for f in files:
+            if f.suffix.lower() in JSONL_SUFFIXES and f.is_file():
+                try:
+                    with f.open("rb") as fh:
+                        total += sum(1 for line in fh if line.strip())
+                except OSError:
+                    total += 1
+            else:
+                total += 1
+    return total or None

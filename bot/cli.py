@@ -1,0 +1,249 @@
+"""The `ragbot` command line: parse, call the engine's facade, print. Nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retrieval.library import Library
+    from retrieval.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="ragbot", description="Answers questions about articles with citations that check out."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_collection(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--collection", help="library (collection) name; default RAGBOT_COLLECTION")
+        return p
+
+    p = with_collection(sub.add_parser("ingest", help="add files, folders or JSONL corpora to the library"))
+    p.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    for name, noun in (("ask", "QUESTION"), ("search", "QUERY")):
+        p = with_collection(sub.add_parser(name, help=f"{'answer a question with citations' if name == 'ask' else 'show the best passages'}; no {noun}: one per line from standard input"))
+        p.add_argument("text", nargs="?", metavar=noun)
+        p.add_argument("--json", action="store_true", help="print one JSON object per line")
+        p.add_argument("--k", type=int, help="passages to retrieve")
+        p.add_argument("--source", help="only documents whose source contains this text")
+        p.add_argument("--since", help="only documents published on or after this date (YYYY-MM-DD)")
+        if name == "ask":
+            p.add_argument("--generator", help="extractive (default) or a configured language model backend")
+
+    p = with_collection(sub.add_parser("sources", help="list the documents in the library"))
+    p.add_argument("--json", action="store_true")
+    p = with_collection(sub.add_parser("forget", help="remove a document from the library"))
+    p.add_argument("doc_id", metavar="DOC_ID")
+    with_collection(sub.add_parser("repl", help="ask questions interactively (bundled sample article if the library is empty)"))
+    sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ragbot` console script."""
+    args = build_parser().parse_args(argv)
+    debug = os.environ.get("RAGBOT_DEBUG", "").lower() in ("1", "true", "yes")
+    from retrieval.errors import RagbotError
+
+    try:
+        from retrieval.settings import Settings
+
+        settings = Settings()
+        debug = debug or settings.debug
+        return int(COMMANDS[args.command](args, settings) or 0)
+    except RagbotError as exc:
+        print(f"ragbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ragbot: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            field = str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+            print(f"ragbot: the setting RAGBOT_{field} is invalid: {first['msg']}.", file=sys.stderr)
+            return 1
+        print(f"ragbot: unexpected error: {type(exc).__name__}: {exc} (set RAGBOT_DEBUG=1 for the traceback).", file=sys.stderr)
+        return 2
+
+
+def _library(settings: Settings) -> Library:
+    from retrieval.library import Library
+
+    return Library(settings)
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from retrieval.search import Filters
+
+    return Filters(source=getattr(args, "source", None), since=getattr(args, "since", None))
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.loaders import estimate_total
+
+    lib = _library(settings)
+    total = estimate_total(args.inputs)
+    with _progress(total) as progress:
+        report = lib.ingest(args.inputs, collection=args.collection, progress=progress)
+    for problem in report.problems:
+        print(f"ragbot: skipped {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(
+            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
+            f"document(s) ({report.chunks} chunks) in {report.seconds:.1f} s."
+        )
+    ingested = len(report.added) + len(report.replaced) + len(report.unchanged)
+    return 1 if report.problems and not ingested else 0
+
+
+class _progress:
+    """A rich progress bar with rate and ETA on a terminal; silent when standard error is piped."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[rate]} docs/s"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("ingest", total=self.total, rate="-")
+
+        def update(done: int, _total: int | None) -> None:
+            t = self.bar.tasks[0]
+            rate = f"{done / t.elapsed:.0f}" if t.elapsed else "-"
+            self.bar.update(task, completed=done, rate=rate)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _each(args: argparse.Namespace, handle: Any) -> int:
+    """Run one question, or one per line of standard input (batch mode); 1 if every one failed."""
+    from retrieval.errors import RagbotError
+
+    items = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
+    ok = failed = 0
+    for item in items:
+        try:
+            handle(item)
+            ok += 1
+        except RagbotError as exc:
+            failed += 1
+            if args.json and args.text is None:
+                print(json.dumps({"question": item, "error": str(exc)}), flush=True)
+            else:
+                print(f"ragbot: {exc}", file=sys.stderr)
+    return 1 if failed and not ok else 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    lib = _library(settings)
+    console = _console()
+
+    def handle(question: str) -> None:
+        answer = lib.ask(question, k=args.k, collection=args.collection, filters=_filters(args), generator=args.generator)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            from bot.console import render_answer
+
+            render_answer(console, answer)
+
+    return _each(args, handle)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    lib = _library(settings)
+    console = _console()
+
+    def handle(query: str) -> None:
+        hits = lib.search(query, k=args.k, collection=args.collection, filters=_filters(args))
+        if args.json:
+            print(json.dumps({"query": query, "hits": [h.to_json() for h in hits]}, ensure_ascii=False), flush=True)
+        else:
+            from bot.console import render_hits
+
+            render_hits(console, hits)
+
+    return _each(args, handle)
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    sources = _library(settings).sources(args.collection)
+    if args.json:
+        print(json.dumps([s.to_json() for s in sources], ensure_ascii=False))
+    else:
+        from bot.console import render_sources
+
+        render_sources(_console(), sources)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.errors import RagbotError
+
+    if not _library(settings).forget(args.doc_id, args.collection):
+        raise RagbotError(f"There is no document {args.doc_id!r} in the library (see `ragbot sources`).")
+    print(f"Forgot {args.doc_id}.")
+    return 0
+
+
+def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.repl import run
+
+    return run(_library(settings), args.collection)
+
+
+def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.client import main as bot_main
+
+    return bot_main(settings)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "search": cmd_search,
+    "sources": cmd_sources,
+    "forget": cmd_forget,
+    "repl": cmd_repl,
+    "bot": cmd_bot,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The interactive REPL: prompt_toolkit for input and history, rich for answers."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from bot.console import render_answer, render_sources
+from retrieval.errors import RagbotError
+from retrieval.library import Library
+from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
+
+HELP = """Ask a question about the articles, or:
+  :sources   list the documents in the library
+  :k N       retrieve N passages per question (now {k})
+  :why       show what the last answer left out and why
+  :help      this help
+  :quit      leave (Ctrl-D and Ctrl-C too)"""
+
+
+def ensure_sample(lib: Library, collection: str | None, console: Console) -> None:
+    """Ingest the bundled sample article when the library is empty."""
+    if lib.sources(collection):
+        return
+    console.print(f"[dim]The library is empty: adding the bundled sample article ({SAMPLE_ARTICLE.name}).[/dim]")
+    report = lib.ingest_loaded(load_file(SAMPLE_ARTICLE, lib.settings.max_file_bytes, doc_id=SAMPLE_DOC_ID), collection)
+    for problem in report.problems:
+        raise RagbotError(f"Could not add the sample article: {problem}")
+
+
+def _reader(lib: Library) -> Any:
+    """A line reader: prompt_toolkit with history on a terminal, plain input() when piped."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+
+        lib.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        session: PromptSession[str] = PromptSession(history=FileHistory(str(lib.settings.data_dir / "repl-history")))
+        return lambda: session.prompt("ragbot> ")
+    return lambda: input("ragbot> ")
+
+
+def run(lib: Library, collection: str | None = None) -> int:
+    """Run the REPL until :quit, Ctrl-D or Ctrl-C."""
+    console = Console(highlight=False)
+    ensure_sample(lib, collection, console)
+    with console.status("Loading the model…", spinner="dots"):
+        lib.warm(collection)
+    k = lib.settings.k
+    console.print(f"[bold]ragbot[/bold] — {len(lib.sources(collection))} document(s). Type :help for commands.")
+    read = _reader(lib)
+    last = None
+    while True:
+        try:
+            line = read().strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return 0
+        if not line:
+            continue
+        if line.startswith(":"):
+            cmd, _, rest = line.partition(" ")
+            if cmd in (":quit", ":q", ":exit"):
+                return 0
+            if cmd == ":help":
+                console.print(HELP.format(k=k))
+            elif cmd == ":sources":
+                render_sources(console, lib.sources(collection))
+            elif cmd == ":k":
+                if rest.strip().isdigit() and 1 <= int(rest) <= 50:
+                    k = int(rest)
+                    console.print(f"Retrieving {k} passages per question.")
+                else:
+                    console.print("[yellow]Usage: :k N, with N from 1 to 50.[/yellow]")
+            elif cmd == ":why":
+                if last is None:
+                    console.print("[yellow]Ask a question first.[/yellow]")
+                elif not last.dropped:
+                    console.print("Nothing was left out of the last answer.")
+                else:
+                    render_answer(console, last, why=True)
+            else:
+                console.print(f"[yellow]Unknown command {cmd}; type :help.[/yellow]")
+            continue
+        try:
+            last = lib.ask(line, k=k, collection=collection)
+        except RagbotError as exc:
+            console.print(f"[red]{exc}[/red]")
+            continue
+        render_answer(console, last)

@@ -1,0 +1,88 @@
+"""Shared fixtures: a real embedding model (exported to ONNX once per checkout), real Chroma on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval.embedding import Embedder, load_embedder
+from retrieval.library import Library
+from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
+from retrieval.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+# The exported ONNX model is cached across runs in the checkout (git-ignored): export costs ~10 s.
+MODELS_DIR = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
+SHARED_DATA = Path(os.environ.get("RAGBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+_SCRUBBED = ("DISCORD_TOKEN", "DISCORD_DEV_GUILD")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder with its own data dir; no real `.env`, token or home is used."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in list(os.environ):
+        if name.startswith("RAGBOT_") and name not in ("RAGBOT_TEST_MODELS", "RAGBOT_SHARED_DATA", "RAGBOT_TEST_CHROMA_URL"):
+            monkeypatch.delenv(name)
+    for name in _SCRUBBED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAGBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAGBOT_MODEL_CACHE_DIR", str(MODELS_DIR))
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The bundled all-MiniLM-L6-v2 through ONNX Runtime (the default backend), loaded once."""
+    return load_embedder(None, "onnx", MODELS_DIR)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings pointing at this test's data dir."""
+    return Settings(_env_file=None, data_dir=tmp_path / "data", model_cache_dir=MODELS_DIR)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def library(settings: Settings, embedder: Embedder) -> Library:
+    """An empty library on a real on-disk Chroma."""
+    return Library(settings, embedder=embedder)
+
+
+@pytest.fixture
+def sample_library(library: Library) -> Library:
+    """A library holding the bundled sample article."""
+    report = library.ingest_loaded(load_file(SAMPLE_ARTICLE, library.settings.max_file_bytes, doc_id=SAMPLE_DOC_ID))
+    assert report.added == [SAMPLE_DOC_ID]
+    return library
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The project's shared data folder (sample article, SQuAD v1.1 dev)."""
+    if not (SHARED_DATA / "squad-v1.1-dev" / "passages.jsonl").exists():
+        pytest.fail(f"shared data not found at {SHARED_DATA}; set RAGBOT_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def squad_library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, shared_data: Path) -> Iterator[Library]:
+    """The whole SQuAD v1.1 dev corpus (2,067 passages) in one library, built once per session."""
+    settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("squad"), model_cache_dir=MODELS_DIR)  # type: ignore[call-arg]
+    lib = Library(settings, embedder=embedder)
+    report = lib.ingest([shared_data / "squad-v1.1-dev" / "passages.jsonl"])
+    assert not report.problems and len(report.added) == 2067
+    yield lib
+
+
+def squad_questions(shared: Path, n: int, seed: int = 0) -> list[dict]:
+    """n SQuAD questions drawn at random with a fixed seed."""
+    import random
+
+    rows = [json.loads(line) for line in (shared / "squad-v1.1-dev" / "questions.jsonl").open()]
+    return random.Random(seed).sample(rows, n)
