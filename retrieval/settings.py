@@ -13,7 +13,11 @@ class Settings(BaseSettings):
     """Every knob of ragbot; environment variables are `RAGBOT_<NAME>` unless noted."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RAGBOT_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+        env_prefix="RAGBOT_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     # Storage
