@@ -25,9 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--collection", help="library (collection) name; default RAGBOT_COLLECTION")
         return p
 
-    p = with_collection(sub.add_parser("ingest", help="add files, folders or JSONL corpora to the library"))
+    p = with_collection(sub.add_parser("ingest", help="add files, folders, JSONL corpora or web pages (URLs) to the library"))
     p.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument(
+        "--duplicates",
+        choices=("keep", "skip"),
+        help="what to do with a near-duplicate of a document already in the library (both report it); default RAGBOT_DUPLICATES (keep)",
+    )
 
     for name, noun in (("ask", "QUESTION"), ("search", "QUERY")):
         p = with_collection(sub.add_parser(name, help=f"{'answer a question with citations' if name == 'ask' else 'show the best passages'}; no {noun}: one per line from standard input"))
@@ -100,17 +105,21 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     lib = _library(settings)
     total = estimate_total(args.inputs)
     with _progress(total) as progress:
-        report = lib.ingest(args.inputs, collection=args.collection, progress=progress)
+        report = lib.ingest(args.inputs, collection=args.collection, progress=progress, duplicates=args.duplicates)
     for problem in report.problems:
         print(f"ragbot: skipped {problem}", file=sys.stderr)
+    for duplicate in report.duplicates:
+        print(f"ragbot: {duplicate}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
+        skipped = sum(d.action == "skipped" for d in report.duplicates)
         print(
             f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
             f"document(s) ({report.chunks} chunks) in {report.seconds:.1f} s."
+            + (f" Skipped {skipped} near-duplicate(s)." if skipped else "")
         )
-    ingested = len(report.added) + len(report.replaced) + len(report.unchanged)
+    ingested = len(report.added) + len(report.replaced) + len(report.unchanged) + len(report.duplicates)
     return 1 if report.problems and not ingested else 0
 
 
@@ -167,7 +176,7 @@ def _each(args: argparse.Namespace, handle: Any) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     lib = _library(settings)
-    console = _console()
+    console = None if args.json else _console()  # rich costs start-up time that --json does not need
 
     def handle(question: str) -> None:
         answer = lib.ask(question, k=args.k, collection=args.collection, filters=_filters(args), generator=args.generator)
@@ -183,7 +192,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     lib = _library(settings)
-    console = _console()
+    console = None if args.json else _console()  # rich costs start-up time that --json does not need
 
     def handle(query: str) -> None:
         hits = lib.search(query, k=args.k, collection=args.collection, filters=_filters(args))

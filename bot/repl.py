@@ -6,11 +6,14 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
 from bot.console import render_answer, render_sources
 from retrieval.errors import RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
+from retrieval.types import Answer
 
 HELP = """Ask a question about the articles, or:
   :sources   list the documents in the library
@@ -40,6 +43,27 @@ def _reader(lib: Library) -> Any:
         session: PromptSession[str] = PromptSession(history=FileHistory(str(lib.settings.data_dir / "repl-history")))
         return lambda: session.prompt("ragbot> ")
     return lambda: input("ragbot> ")
+
+
+def ask_streaming(lib: Library, console: Console, question: str, k: int, collection: str | None) -> Answer:
+    """Ask; with a language model, show its draft as it arrives, then replace it by the verified answer."""
+    if lib.settings.generator == "extractive":
+        return lib.ask(question, k=k, collection=collection)
+    draft: list[str] = []
+
+    def view() -> Text:
+        text = Text("draft, not yet checked: ", style="dim")
+        text.append("".join(draft) or "…", style="dim italic")
+        return text
+
+    # transient: the unchecked draft disappears when the verified answer is printed.
+    with Live(view(), console=console, transient=True, refresh_per_second=12) as live:
+
+        def on_token(token: str) -> None:
+            draft.append(token)
+            live.update(view())
+
+        return lib.ask(question, k=k, collection=collection, on_token=on_token)
 
 
 def run(lib: Library, collection: str | None = None) -> int:
@@ -85,7 +109,7 @@ def run(lib: Library, collection: str | None = None) -> int:
                 console.print(f"[yellow]Unknown command {cmd}; type :help.[/yellow]")
             continue
         try:
-            last = lib.ask(line, k=k, collection=collection)
+            last = ask_streaming(lib, console, line, k, collection)
         except RagbotError as exc:
             console.print(f"[red]{exc}[/red]")
             continue

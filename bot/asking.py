@@ -1,0 +1,50 @@
+"""The one path every question takes: cooldown, the concurrency gate, the engine in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from bot.admission import Cooldown, Gate
+from bot.streaming import DraftStream, Publish
+from retrieval.library import Library
+from retrieval.settings import Settings
+from retrieval.types import Answer
+
+
+class Asker:
+    """Admits questions and answers them without blocking the event loop."""
+
+    def __init__(self, library: Library, settings: Settings) -> None:
+        self.library = library
+        self.settings = settings
+        self.gate = Gate(settings.max_concurrent_questions, settings.max_queued_questions)
+        self.cooldown = Cooldown(settings.cooldown_seconds)
+
+    @property
+    def streams(self) -> bool:
+        """Whether answers arrive token by token (generative backends) and drafts are worth showing."""
+        return self.settings.generator != "extractive"
+
+    def admit(self, user_id: int, question: str) -> str:
+        """The cleaned question, or a RagbotError (empty, too long, cooldown, busy) before any work starts."""
+        question = self.library.check_question(question)
+        self.gate.check()
+        self.cooldown.hit(user_id)
+        return question
+
+    async def answer(
+        self, question: str, collection: str, history: Sequence[str] = (), on_draft: Publish | None = None
+    ) -> Answer:
+        """A cited answer, after waiting for a free slot; drafts go to `on_draft` while a generator streams."""
+        async with self.gate.slot():
+            if not (self.streams and on_draft):
+                return await asyncio.to_thread(self.library.ask, question, collection=collection, history=list(history))
+            stream = DraftStream(asyncio.get_running_loop(), on_draft)
+            stream.start()
+            try:
+                return await asyncio.to_thread(
+                    self.library.ask, question, collection=collection, history=list(history), on_token=stream.on_token
+                )
+            finally:
+                await stream.close()

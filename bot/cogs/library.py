@@ -1,0 +1,217 @@
+"""The server's library: `/sources` for everyone; `/ingest` and `/forget` for members who can manage the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.render import NO_PINGS, escape, sources_pages
+from bot.replies import send_private
+from retrieval.errors import RagbotError
+from retrieval.loaders import SUPPORTED, load_bytes
+from retrieval.types import IngestReport, SourceInfo
+
+if TYPE_CHECKING:
+    from bot.client import RagBot
+
+log = logging.getLogger(__name__)
+
+ADMIN_ONLY = "Sorry, only members with the Manage Server permission can change this server's library."
+CHOICE_CHARS = 100  # Discord's limit for an autocomplete choice's name and value
+MAX_CHOICES = 25
+_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+
+
+class SourcesView(discord.ui.View):
+    """Previous/next buttons over pages of the library listing, for the member who asked."""
+
+    def __init__(self, pages: list[discord.Embed], owner_id: int, timeout: float = 300) -> None:
+        super().__init__(timeout=timeout)
+        self.pages = pages
+        self.owner_id = owner_id
+        self.page = 0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.previous.disabled = self.page == 0
+        self.next.disabled = self.page >= len(self.pages) - 1
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the member who ran /sources turns its pages."""
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            content="Run /sources to browse the library yourself.", ephemeral=True, allowed_mentions=NO_PINGS
+        )
+        return False
+
+    async def _show(self, interaction: discord.Interaction, page: int) -> None:
+        self.page = max(0, min(page, len(self.pages) - 1))
+        self._refresh()
+        await interaction.response.edit_message(embed=self.pages[self.page], view=self, allowed_mentions=NO_PINGS)
+
+    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[SourcesView]) -> None:
+        """Show the previous page."""
+        await self._show(interaction, self.page - 1)
+
+    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button[SourcesView]) -> None:
+        """Show the next page."""
+        await self._show(interaction, self.page + 1)
+
+
+class LibraryCog(commands.Cog, name="Library"):
+    """What the server's library holds, and changing it."""
+
+    def __init__(self, bot: RagBot) -> None:
+        self.bot = bot
+
+    def _collection(self, interaction: discord.Interaction) -> str:
+        return self.bot.collection(interaction.guild_id)
+
+    @app_commands.command(name="sources")
+    @app_commands.guild_only()
+    async def sources(self, interaction: discord.Interaction) -> None:
+        """List the documents in this server's library."""
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        docs = await asyncio.to_thread(self.bot.library.sources, self._collection(interaction))
+        pages = sources_pages(docs)
+        if len(pages) == 1:
+            await interaction.followup.send(embed=pages[0], ephemeral=True, allowed_mentions=NO_PINGS)
+        else:
+            view = SourcesView(pages, interaction.user.id)
+            await interaction.followup.send(embed=pages[0], view=view, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="ingest")
+    @app_commands.describe(file="A .txt, .md, .html or .jsonl file to add", url="A web page to add")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def ingest(
+        self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None
+    ) -> None:
+        """Add an attached file or a web page to this server's library (Manage Server only)."""
+        if not interaction.permissions.manage_guild:
+            await send_private(interaction, ADMIN_ONLY)
+            return
+        if (file is None) == (url is None):
+            await send_private(interaction, "Attach one file or give one URL to add.")
+            return
+        if url is not None and not _URL.match(url.strip()):
+            await send_private(interaction, "The URL must start with http:// or https://.")
+            return
+        if file is not None:
+            problem = self._check_file(file)
+            if problem:
+                await send_private(interaction, problem)
+                return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        collection = self._collection(interaction)
+        try:
+            if file is not None:
+                data = await file.read()
+                name, source = file.filename, f"discord-attachment:{file.filename}"
+                report = await asyncio.to_thread(
+                    lambda: self.bot.library.ingest_loaded(load_bytes(name, data, source, source), collection)
+                )
+            else:
+                assert url is not None
+                report = await asyncio.to_thread(self.bot.library.ingest, [url.strip()], collection)
+        except (RagbotError, discord.HTTPException) as exc:
+            await send_private(interaction, f"Could not add it: {exc}")
+            return
+        await interaction.followup.send(content=describe_report(report), ephemeral=True, allowed_mentions=NO_PINGS)
+
+    def _check_file(self, file: discord.Attachment) -> str | None:
+        suffix = Path(file.filename).suffix.lower()
+        if suffix not in SUPPORTED:
+            return f"I can read .txt, .md, .html and .jsonl files, not {escape(file.filename)}."
+        limit = self.bot.settings.max_file_bytes
+        if file.size > limit:
+            return f"The file is {file.size:,} bytes, over the {limit:,}-byte limit."
+        return None
+
+    @app_commands.command(name="forget")
+    @app_commands.describe(document="The document to remove (start typing its title)")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def forget(self, interaction: discord.Interaction, document: str) -> None:
+        """Remove a document from this server's library (Manage Server only)."""
+        if not interaction.permissions.manage_guild:
+            await send_private(interaction, ADMIN_ONLY)
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        collection = self._collection(interaction)
+        docs = await asyncio.to_thread(self.bot.library.sources, collection)
+        doc = resolve_document(docs, document)
+        if doc is None:
+            await interaction.followup.send(
+                content=f"There is no document {escape(document)!r} in this server's library (see /sources).",
+                ephemeral=True,
+                allowed_mentions=NO_PINGS,
+            )
+            return
+        removed = await asyncio.to_thread(self.bot.library.forget, doc.doc_id, collection)
+        text = f"Forgot **{escape(doc.title)}**." if removed else f"**{escape(doc.title)}** was already gone."
+        await interaction.followup.send(content=text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @forget.autocomplete("document")
+    async def forget_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Documents whose title or id contains what was typed so far."""
+        docs = await asyncio.to_thread(self.bot.library.sources, self._collection(interaction))
+        return document_choices(docs, current)
+
+
+def choice_value(doc: SourceInfo) -> str:
+    """What an autocomplete choice sends back: the id when short enough, else a hash key."""
+    return doc.doc_id if len(doc.doc_id) <= CHOICE_CHARS else f"#{doc.content_hash}"
+
+
+def document_choices(docs: list[SourceInfo], current: str) -> list[app_commands.Choice[str]]:
+    """Up to 25 choices matching `current` in a title or id."""
+    needle = current.strip().lower()
+    matches = [d for d in docs if needle in d.title.lower() or needle in d.doc_id.lower()]
+    choices = []
+    for doc in matches[:MAX_CHOICES]:
+        name = doc.title if len(doc.title) <= CHOICE_CHARS else doc.title[: CHOICE_CHARS - 1] + "…"
+        choices.append(app_commands.Choice(name=name or doc.doc_id[:CHOICE_CHARS], value=choice_value(doc)))
+    return choices
+
+
+def resolve_document(docs: list[SourceInfo], value: str) -> SourceInfo | None:
+    """The document an autocomplete value (or a typed id or exact title) names."""
+    for doc in docs:
+        if value in (doc.doc_id, choice_value(doc)):
+            return doc
+    titled = [d for d in docs if d.title.strip().lower() == value.strip().lower()]
+    return titled[0] if len(titled) == 1 else None
+
+
+def describe_report(report: IngestReport) -> str:
+    """An ingest report as one short message."""
+    lines = []
+    if report.added:
+        lines.append(f"Added {len(report.added)} document(s) ({report.chunks} passages).")
+    if report.replaced:
+        lines.append(f"Updated {len(report.replaced)} document(s).")
+    if report.unchanged:
+        lines.append(f"{len(report.unchanged)} document(s) were already in the library, unchanged.")
+    for problem in report.problems[:5]:
+        lines.append(f"Skipped {escape(str(problem))}")
+    if len(report.problems) > 5:
+        lines.append(f"…and {len(report.problems) - 5} more problem(s).")
+    return "\n".join(lines)[:2000] or "Nothing was added."
+
+
+async def setup(bot: RagBot) -> None:
+    """Load the cog (extension entry point)."""
+    await bot.add_cog(LibraryCog(bot))

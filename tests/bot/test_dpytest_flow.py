@@ -1,0 +1,170 @@
+"""Message flows through discord.py's real state machine (dpytest): mention → thread → follow-up, limits, no pings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+import discord.ext.test as dpytest
+
+from bot.client import RagBot
+
+
+def _channel_payloads(payloads: list[dict[str, Any]], channel_id: int) -> list[dict[str, Any]]:
+    return [p for p in payloads if p["channel_id"] == channel_id]
+
+
+async def test_mention_is_answered_in_a_thread_started_from_the_message(
+    dpy_bot: RagBot, payloads: list[dict[str, Any]]
+) -> None:
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    asked = await dpytest.message(
+        f"<@{dpy_bot.user.id}> what exercises were mentioned?", channel=channel, member=member
+    )
+
+    thread = channel.guild.get_thread(asked.id)
+    assert isinstance(thread, discord.Thread) and thread.parent_id == channel.id
+    assert thread.name == "what exercises were mentioned?"
+    reply = dpytest.get_message()
+    assert reply.channel.id == thread.id
+    assert "North Pacific" in reply.content and "Sea of Japan" in reply.content
+    assert reply.embeds and reply.embeds[0].title == "Sources"
+    assert "[1]" in reply.embeds[0].description and "[2]" in reply.embeds[0].description
+    assert not _channel_payloads(payloads, channel.id), "nothing is posted in the channel itself"
+
+
+async def test_follow_up_in_the_thread_uses_the_earlier_question(dpy_bot: RagBot) -> None:
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    asked = await dpytest.message(
+        f"<@{dpy_bot.user.id}> what exercises were mentioned?", channel=channel, member=member
+    )
+    dpytest.get_message()
+    thread = channel.guild.get_thread(asked.id)
+
+    follow = await dpytest.message("and where was that?", channel=thread, member=member)  # no mention needed
+    reply = dpytest.get_message()
+    assert reply.channel.id == thread.id and reply.id != follow.id
+    # "and where was that?" alone has no terms to retrieve by; with the thread's first question it finds the drills.
+    assert "Sea of Japan" in reply.content or "North Pacific" in reply.content
+
+    cog = dpy_bot.get_cog("Ask")
+    assert await cog.thread_questions(thread, before=follow) == ["what exercises were mentioned?"]
+
+
+async def test_messages_that_do_not_mention_the_bot_are_ignored(dpy_bot: RagBot) -> None:
+    config = dpytest.get_config()
+    await dpytest.message(
+        "what exercises were mentioned?", channel=config.guilds[0].text_channels[0], member=config.members[0]
+    )
+    assert dpytest.verify().message().nothing()
+
+
+async def test_long_answer_is_split_under_2000_characters_with_sources_per_part(
+    make_dpy_bot: Any, bot_settings: Any, library: Any
+) -> None:
+    from retrieval.types import Document
+
+    bot = await make_dpy_bot(bot_settings, library)
+    guild = dpytest.get_config().guilds[0]
+    names = ["Vellmark", "Orsund", "Talvik", "Brennhavn", "Skarpnes", "Lodby", "Hammerfjord", "Kirkevag"]
+    sentences = [
+        f"The harbour of {name} was one of the fishing harbours mentioned in the review, a busy northern port where "
+        "trawlers land cod, haddock and herring all year round, where the cold stores along the quay hold frozen fish "
+        "for export, and where the harbour authority reported record landings, longer opening hours for the fish "
+        "auction, new berths for the trawler fleet and a deeper channel for the cargo ships that carry the catch south."
+        for name in names
+    ]
+    doc = Document("harbours", "https://example.org/harbours", "Northern *harbours* report", " ".join(sentences))
+    library.ingest_documents([doc], bot.collection(guild.id))
+    member = dpytest.get_config().members[0]
+    await dpytest.message(
+        f"<@{bot.user.id}> which fishing harbours were mentioned in the review?",
+        channel=guild.text_channels[0],
+        member=member,
+    )
+    replies = []
+    while not dpytest.sent_queue.empty():
+        replies.append(dpytest.get_message())
+    assert len(replies) >= 2, "the answer (six ~440-character sentences) needs several messages"
+    assert sum(len(r.content) for r in replies) > 2000
+    for reply in replies:
+        assert len(reply.content) <= 2000
+        cited = {int(n) for n in re.findall(r"\[(\d+)\]", reply.content)}
+        assert cited, "every part carries at least one marker"
+        described = reply.embeds[0].description
+        assert all(f"**[{n}]**" in described for n in cited), "every marker in a part resolves in that part's sources"
+        assert len(reply.embeds[0]) <= 6000 and len(described) <= 4096
+        assert "https://example.org/harbours" in described
+        assert "\\*harbours\\*" in described, "markdown in titles is escaped"
+
+
+async def test_mentions_in_articles_are_shown_but_never_delivered(
+    make_dpy_bot: Any, bot_settings: Any, library: Any, payloads: list[dict[str, Any]]
+) -> None:
+    from retrieval.types import Document
+
+    bot = await make_dpy_bot(bot_settings, library)
+    config = dpytest.get_config()
+    guild, victim = config.guilds[0], config.members[1]
+    text = (
+        f"The storm warning from the harbour master to @everyone and <@{victim.id}> closed the quay for three days. "
+        "The ferries stayed in port."
+    )
+    library.ingest_documents([Document("memo", "memo.txt", "Memo to @here", text)], bot.collection(guild.id))
+    await dpytest.message(
+        f"<@{bot.user.id}> what did the storm warning close?", channel=guild.text_channels[0], member=config.members[0]
+    )
+    reply = dpytest.get_message()
+    assert "@everyone" in reply.content and f"<@{victim.id}>" in reply.content  # shown as written
+    sent = [p for p in payloads if "content" in p]
+    # What Discord decides pings by: no parsed kinds (everyone, roles, users) and no explicit ids.
+    assert sent and all(p["allowed_mentions"] == {"parse": []} for p in sent)
+
+
+async def test_a_document_of_one_server_is_never_cited_in_another(
+    make_dpy_bot: Any, bot_settings: Any, library: Any
+) -> None:
+    from retrieval.types import Document
+
+    bot = await make_dpy_bot(bot_settings, library)
+    config = dpytest.get_config()
+    guild_a, guild_b = config.guilds
+    member_a = next(m for m in config.members if m.guild.id == guild_a.id)
+    member_b = next(m for m in config.members if m.guild.id == guild_b.id)
+    secret = Document(
+        "lighthouse",
+        "lighthouse.txt",
+        "The Korrin lighthouse",
+        "The Korrin lighthouse was painted green and white in 1931 by the keeper Ada Brandt. It guards the northern reef.",
+    )
+    library.ingest_documents([secret], bot.collection(guild_a.id))
+    from tests.bot.conftest import add_sample
+
+    add_sample(library, bot.collection(guild_b.id))  # server B has a library, just not this document
+    question = "who painted the Korrin lighthouse green and white?"
+
+    await dpytest.message(f"<@{bot.user.id}> {question}", channel=guild_b.text_channels[0], member=member_b)
+    in_b = dpytest.get_message()
+    assert "Ada Brandt" not in in_b.content and "lighthouse" not in (in_b.embeds[0].description if in_b.embeds else "")
+
+    await dpytest.message(f"<@{bot.user.id}> {question}", channel=guild_a.text_channels[0], member=member_a)
+    in_a = dpytest.get_message()
+    assert "Ada Brandt" in in_a.content and "Korrin lighthouse" in in_a.embeds[0].description
+
+
+async def test_a_quick_second_mention_gets_the_cooldown_message(make_dpy_bot: Any, bot_settings: Any, library: Any) -> None:
+    from tests.bot.conftest import add_sample
+
+    bot = await make_dpy_bot(bot_settings.model_copy(update={"cooldown_seconds": 3600}), library)
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    add_sample(library, bot.collection(channel.guild.id))
+    await dpytest.message(f"<@{bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
+    assert "North Pacific" in dpytest.get_message().content
+    second = await dpytest.message(f"<@{bot.user.id}> where was the patrol?", channel=channel, member=member)
+    refusal = dpytest.get_message()
+    assert refusal.channel.id == channel.id and refusal.content.startswith("You're asking quickly!")
+    assert channel.guild.get_thread(second.id) is None, "no thread is started for a refused question"

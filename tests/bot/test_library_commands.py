@@ -1,0 +1,238 @@
+"""/sources, /ingest and /forget called directly with strict fakes, on the real engine: what the member sees."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import discord
+import pytest
+
+from bot.client import RagBot, create_bot
+from bot.cogs.library import ADMIN_ONLY, SourcesView
+from bot.render import NO_PINGS
+from retrieval.library import Library
+from retrieval.loaders import SAMPLE_DOC_ID
+from retrieval.settings import Settings
+from retrieval.types import Document
+from tests.bot.conftest import GUILD
+from tests.bot.fakes import fake_attachment, fake_interaction, shown, texts
+
+ARTICLE = b"# Harbour news\n\nThe Korrin lighthouse was painted green and white in 1931 by the keeper Ada Brandt.\n"
+
+
+def cog(bot: RagBot) -> Any:
+    return bot.get_cog("Library")
+
+
+# -- /sources ---------------------------------------------------------------------------------------
+
+
+async def test_sources_lists_this_servers_documents(slash_bot: RagBot, sample_guild: int) -> None:
+    interaction = fake_interaction(guild_id=sample_guild)
+    await cog(slash_bot).sources.callback(cog(slash_bot), interaction)
+    interaction.response.defer.assert_awaited_once_with(thinking=True, ephemeral=True)
+    sent = interaction.followup.send.call_args.kwargs
+    embed = sent["embed"]
+    assert embed.title == "Library — 1 document"
+    assert "Moscow and Beijing hold similar views" in embed.description and "belousov-beijing.txt" in embed.description
+    assert embed.footer.text == "Page 1/1" and "view" not in sent and sent["ephemeral"] is True
+
+
+async def test_sources_of_an_empty_library_says_how_to_fill_it(slash_bot: RagBot) -> None:
+    interaction = fake_interaction(guild_id=4242)
+    await cog(slash_bot).sources.callback(cog(slash_bot), interaction)
+    assert "/ingest" in interaction.followup.send.call_args.kwargs["embed"].description
+
+
+async def test_sources_pages_turn_with_buttons_for_the_member_who_asked(slash_bot: RagBot, library: Library) -> None:
+    docs = [
+        Document(f"doc-{i:02}", f"https://example.org/{i}", f"Report number {i:02}", f"Report {i} text. It is short.")
+        for i in range(23)
+    ]
+    library.ingest_documents(docs, slash_bot.collection(GUILD))
+    interaction = fake_interaction(user_id=5)
+    await cog(slash_bot).sources.callback(cog(slash_bot), interaction)
+    sent = interaction.followup.send.call_args.kwargs
+    view: SourcesView = sent["view"]
+    assert sent["embed"].footer.text == "Page 1/3" and sent["embed"].title == "Library — 23 documents"
+    assert view.previous.disabled and not view.next.disabled
+
+    press = fake_interaction(user_id=5)
+    assert await view.interaction_check(press)
+    await view.next.callback(press)
+    page2 = press.response.edit_message.call_args.kwargs["embed"]
+    assert page2.footer.text == "Page 2/3" and "Report number" in page2.description
+    assert page2.description != sent["embed"].description
+
+    stranger = fake_interaction(user_id=6)
+    assert not await view.interaction_check(stranger)
+    assert shown(stranger)[0]["ephemeral"] is True
+
+
+# -- /ingest ----------------------------------------------------------------------------------------
+
+
+async def test_admin_ingests_an_attachment_into_this_servers_library(slash_bot: RagBot, library: Library) -> None:
+    interaction = fake_interaction(manage_guild=True)
+    attachment = fake_attachment("harbour.md", ARTICLE)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), interaction, attachment, None)
+
+    interaction.response.defer.assert_awaited_once_with(thinking=True, ephemeral=True)
+    assert interaction.followup.send.call_args.kwargs["content"].startswith("Added 1 document(s)")
+    [doc] = library.sources(slash_bot.collection(GUILD))
+    assert doc.title == "Harbour news" and doc.source == "discord-attachment:harbour.md"
+    answer = library.ask("who painted the Korrin lighthouse?", collection=slash_bot.collection(GUILD))
+    assert "Ada Brandt" in answer.text
+    assert library.sources(slash_bot.collection(GUILD + 1)) == []
+
+
+async def test_non_admin_cannot_ingest(slash_bot: RagBot, library: Library) -> None:
+    interaction = fake_interaction(manage_guild=False)
+    attachment = fake_attachment("harbour.md", ARTICLE)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), interaction, attachment, None)
+    [refusal] = shown(interaction)
+    assert refusal == {"content": ADMIN_ONLY, "ephemeral": True, "allowed_mentions": NO_PINGS}
+    attachment.read.assert_not_awaited()
+    assert library.sources(slash_bot.collection(GUILD)) == []
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "expected"),
+    [
+        ("slides.pdf", b"%PDF-1.4", "I can read .txt, .md, .html and .jsonl files, not slides.pdf."),
+        ("empty.txt", b"   \n", "Skipped discord-attachment:empty.txt: the file is empty."),
+    ],
+)
+async def test_unusable_files_get_a_clear_reason(
+    slash_bot: RagBot, library: Library, filename: str, data: bytes, expected: str
+) -> None:
+    interaction = fake_interaction(manage_guild=True)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), interaction, fake_attachment(filename, data), None)
+    assert texts(interaction).strip() == expected
+    assert library.sources(slash_bot.collection(GUILD)) == []
+
+
+async def test_ingest_needs_exactly_one_of_file_and_url(slash_bot: RagBot) -> None:
+    interaction = fake_interaction(manage_guild=True)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), interaction, None, None)
+    assert shown(interaction) == [
+        {"content": "Attach one file or give one URL to add.", "ephemeral": True, "allowed_mentions": NO_PINGS}
+    ]
+
+
+@pytest.fixture
+def local_page() -> Iterator[str]:
+    """An article served on 127.0.0.1."""
+    page = (
+        b"<html><head><title>Korrin lighthouse</title></head><body><article><p>"
+        + ARTICLE[15:] * 3
+        + b"</p></article></body></html>"
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/lighthouse.html"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_admin_ingests_a_web_page(bot_settings: Settings, embedder: Any, local_page: str) -> None:
+    settings = bot_settings.model_copy(
+        update={"allowed_hosts": ["127.0.0.1"]}
+    )  # the fetcher refuses loopback otherwise
+    library = Library(settings, embedder=embedder)
+    bot = create_bot(settings, library, sync_commands=False)
+    await bot.setup_hook()
+    interaction = fake_interaction(manage_guild=True)
+    await cog(bot).ingest.callback(cog(bot), interaction, None, local_page)
+
+    assert interaction.followup.send.call_args.kwargs["content"].startswith("Added 1 document(s)")
+    [doc] = library.sources(bot.collection(GUILD))
+    assert doc.source == local_page
+    assert "Ada Brandt" in library.ask("who painted the Korrin lighthouse?", collection=bot.collection(GUILD)).text
+
+
+async def test_the_engines_reason_for_not_fetching_a_url_is_shown_to_the_admin(
+    slash_bot: RagBot, library: Library, local_page: str
+) -> None:
+    interaction = fake_interaction(manage_guild=True)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), interaction, None, local_page)  # loopback: refused by default
+    reply = interaction.followup.send.call_args.kwargs["content"]
+    assert reply.startswith(f"Skipped {local_page}: ") and "loopback" in reply
+    assert library.sources(slash_bot.collection(GUILD)) == []
+
+
+async def test_a_malformed_url_is_refused_before_any_work(slash_bot: RagBot) -> None:
+    interaction = fake_interaction(manage_guild=True)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), interaction, None, "ftp://example.org/x")
+    assert shown(interaction)[0]["content"] == "The URL must start with http:// or https://."
+    interaction.response.defer.assert_not_awaited()
+
+
+# -- /forget ----------------------------------------------------------------------------------------
+
+
+async def test_forget_autocompletes_titles_and_removes_the_chosen_document(
+    slash_bot: RagBot, sample_guild: int, library: Library
+) -> None:
+    library_cog = cog(slash_bot)
+    typing = fake_interaction(guild_id=sample_guild, manage_guild=True)
+    choices = await library_cog.forget_autocomplete(typing, "beijing")
+    assert [c.value for c in choices] == [SAMPLE_DOC_ID] and choices[0].name.startswith("Moscow and Beijing")
+    assert await library_cog.forget_autocomplete(typing, "no such words") == []
+
+    interaction = fake_interaction(guild_id=sample_guild, manage_guild=True)
+    await library_cog.forget.callback(library_cog, interaction, choices[0].value)
+    content = interaction.followup.send.call_args.kwargs["content"]
+    assert content.startswith("Forgot **Moscow and Beijing hold similar views")
+    assert library.sources(slash_bot.collection(sample_guild)) == []
+
+
+async def test_forget_of_a_long_document_id_goes_through_its_short_choice_value(
+    slash_bot: RagBot, library: Library
+) -> None:
+    long_id = "/very/long/path/" + "x" * 150 + ".txt"
+    library.ingest_documents(
+        [Document(long_id, long_id, "Long path doc", "Some text here. More text.")], slash_bot.collection(GUILD)
+    )
+    interaction = fake_interaction(manage_guild=True)
+    [choice] = await cog(slash_bot).forget_autocomplete(interaction, "long path")
+    assert len(choice.value) <= 100
+    await cog(slash_bot).forget.callback(cog(slash_bot), interaction, choice.value)
+    assert interaction.followup.send.call_args.kwargs["content"] == "Forgot **Long path doc**."
+    assert library.sources(slash_bot.collection(GUILD)) == []
+
+
+async def test_non_admin_cannot_forget(slash_bot: RagBot, sample_guild: int, library: Library) -> None:
+    interaction = fake_interaction(guild_id=sample_guild, manage_guild=False)
+    await cog(slash_bot).forget.callback(cog(slash_bot), interaction, SAMPLE_DOC_ID)
+    assert shown(interaction) == [{"content": ADMIN_ONLY, "ephemeral": True, "allowed_mentions": NO_PINGS}]
+    assert [d.doc_id for d in library.sources(slash_bot.collection(sample_guild))] == [SAMPLE_DOC_ID]
+
+
+async def test_forget_of_an_unknown_document_says_so(slash_bot: RagBot, sample_guild: int) -> None:
+    interaction = fake_interaction(guild_id=sample_guild, manage_guild=True)
+    await cog(slash_bot).forget.callback(cog(slash_bot), interaction, "nothing-like-this")
+    assert "There is no document 'nothing-like-this'" in interaction.followup.send.call_args.kwargs["content"]
+
+
+def test_admin_commands_are_hidden_from_members_without_manage_server(slash_bot: RagBot) -> None:
+    for name in ("ingest", "forget"):
+        command = slash_bot.tree.get_command(name)
+        assert command is not None and command.default_permissions == discord.Permissions(manage_guild=True)
+    assert slash_bot.tree.get_command("ask").default_permissions is None
