@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id", metavar="DOC_ID")
     with_collection(sub.add_parser("repl", help="ask questions interactively (bundled sample article if the library is empty)"))
     sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p = with_collection(sub.add_parser("eval", help="measure retrieval, answers, citations and abstention on a QA file"))
+    p.add_argument("questions", metavar="QUESTIONS.jsonl")
+    p.add_argument("--corpus", help="ingest this JSONL corpus first (into a throwaway data dir unless --keep)")
+    p.add_argument("--keep", action="store_true", help="ingest --corpus into the configured data dir instead")
+    p.add_argument("--k", type=int, default=5, help="passages per answer (retrieval figures use 10)")
+    p.add_argument("--limit", type=int, help="a seeded random sample of this many questions")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--plot", metavar="FILE.png", help="draw answered vs abstained confidence distributions (matplotlib)")
     return parser
 
 
@@ -232,6 +241,52 @@ def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     return run(_library(settings), args.collection)
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.console import render_eval
+    from retrieval.evaluate import plot, read_questions, run
+
+    items = read_questions(Path(args.questions), args.limit, args.seed)
+    with _scratch(settings, args.corpus and not args.keep) as settings:
+        lib = _library(settings)
+        if args.corpus:
+            with _progress(None) as progress:
+                report = lib.ingest([args.corpus], collection=args.collection, progress=progress)
+            for problem in report.problems:
+                print(f"ragbot: skipped {problem}", file=sys.stderr)
+        with _progress(len(items)) as progress:
+            result = run(lib, items, k=args.k, collection=args.collection, progress=progress)
+    if args.plot:
+        plot(result, Path(args.plot))
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        render_eval(_console(), result, args.questions)
+    return 0
+
+
+class _scratch:
+    """Settings whose data dir is a temporary folder (removed afterwards) when `enabled`."""
+
+    def __init__(self, settings: Settings, enabled: Any) -> None:
+        self.settings, self.enabled, self.tmp = settings, bool(enabled), None
+
+    def __enter__(self) -> Settings:
+        if not self.enabled:
+            return self.settings
+        import tempfile
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="ragbot-eval-")
+        from pathlib import Path
+
+        return self.settings.model_copy(update={"data_dir": Path(self.tmp.name), "model_cache_dir": self.settings.models_dir.resolve()})
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.client import main as bot_main
 
@@ -252,6 +307,7 @@ COMMANDS = {
     "forget": cmd_forget,
     "repl": cmd_repl,
     "bot": cmd_bot,
+    "eval": cmd_eval,
 }
 
 if __name__ == "__main__":

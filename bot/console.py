@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from retrieval.types import Answer, Hit, SourceInfo
+
+if TYPE_CHECKING:
+    from retrieval.evaluate import EvalReport
 
 
 def render_answer(console: Console, answer: Answer, why: bool = False) -> None:
@@ -51,3 +54,31 @@ def render_sources(console: Console, sources: Sequence[SourceInfo]) -> None:
     console.print(table)
 
 
+
+
+def render_eval(console: Console, report: EvalReport, name: str) -> None:
+    """The `ragbot eval` table."""
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    table = Table(title=f"ragbot eval: {escape(name)}", show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("questions (answerable / impossible)", f"{report.questions} ({report.answerable_questions} / {report.impossible_questions})"),
+        ("retrieval hit@1", pct(report.hit_at_1)),
+        ("retrieval hit@5", pct(report.hit_at_5)),
+        ("retrieval hit@10", pct(report.hit_at_10)),
+        ("retrieval MRR@10", pct(report.mrr_at_10)),
+        ("answer containment", pct(report.answer_containment)),
+        ("citation precision", pct(report.citation_precision)),
+        ("abstention accuracy (impossible)", pct(report.abstention_accuracy)),
+        ("refusal rate (answerable)", pct(report.refusal_rate)),
+        ("median sentences per answer", "—" if report.median_sentences is None else f"{report.median_sentences:g}"),
+        ("median s / question", f"{report.median_seconds:.3f}"),
+        ("p95 s / question", f"{report.p95_seconds:.3f}"),
+    ]
+    for measure, value in rows:
+        table.add_row(measure, value)
+    console.print(table)

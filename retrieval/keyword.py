@@ -51,9 +51,9 @@ def question_terms(question: str) -> list[str]:
 
 
 class BM25Index:
-    """Okapi BM25 with rank_bm25's idf floor; `scores(query)` returns one score per indexed text."""
+    """Okapi BM25 (Lucene's idf); `scores(query)` returns one score per indexed text."""
 
-    def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> None:
+    def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
         self.size = len(texts)
         vocab: dict[str, int] = {}
         rows: list[int] = []
@@ -71,11 +71,10 @@ class BM25Index:
         tf = sparse.csr_matrix((vals, (rows, cols)), shape=(self.size, max(1, len(vocab))), dtype=np.float64)
         df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=max(1, len(vocab))).astype(np.float64)
         n = max(1, self.size)
-        idf = np.log((n - df + 0.5) / (df + 0.5))
-        floor = epsilon * (idf.mean() if len(idf) else 0.0)
-        self.idf = np.where(idf < 0, floor, idf)
+        # Lucene's idf: always positive, so small libraries (one article) still score sensibly.
+        self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
         # A term the library has never seen is as rare as a term can be.
-        self.unseen_idf = float(np.log((n + 0.5) / 0.5))
+        self.unseen_idf = float(np.log1p((n + 0.5) / 0.5))
         avg = lengths.mean() if self.size else 1.0
         norm = k1 * (1 - b + b * lengths / max(avg, 1e-9))
         tf = tf.tocoo()

@@ -10,12 +10,10 @@ import numpy as np
 
 from retrieval.chunking import indexed_text
 from retrieval.embedding import Embedder
-from retrieval.keyword import BM25Index
+from retrieval.keyword import BM25Index, question_terms, terms
+from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection
 from retrieval.types import Hit
-
-RRF_K = 60
-
 
 @dataclass(frozen=True)
 class Filters:
@@ -40,7 +38,7 @@ class Filters:
 
 @dataclass
 class KeywordSnapshot:
-    """The keyword index of one collection version, with the chunk rows it indexes."""
+    """The keyword index of one collection version, with the chunk rows (and vectors) it indexes."""
 
     version: str
     index: BM25Index
@@ -48,14 +46,35 @@ class KeywordSnapshot:
     texts: list[str]
     metas: list[dict[str, Any]]
     row_of: dict[str, int]
+    terms: list[frozenset[str]]
+
+
+# Query-adaptive fusion (fitted in README "Retrieval quality"): the dense weight falls linearly
+# from 1 (no query term found by the best keyword match) to DENSE_FLOOR (every term found).
+DENSE_FLOOR = 0.4
+POOL = 50
+
+
+def dense_weight(coverage: float) -> float:
+    """Weight of the dense score when the best keyword match covers `coverage` of the query's idf mass."""
+    return min(1.0, max(DENSE_FLOOR, 1.0 - coverage * (1.0 - DENSE_FLOOR)))
+
+
+def _normalise(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Min-max scale against the best `POOL` scores of a ranking (its best is 1, its POOL-th is 0)."""
+    if reference.size == 0:
+        return np.zeros_like(scores)
+    hi, lo = float(reference.max()), float(reference.min())
+    return (scores - lo) / max(hi - lo, 1e-9)
 
 
 class Searcher:
     """Retrieves from one collection; keeps its keyword index in step with the collection's version."""
 
-    def __init__(self, collection: Collection, embedder: Embedder) -> None:
+    def __init__(self, collection: Collection, embedder: Embedder, cache: SnapshotCache | None = None) -> None:
         self.collection = collection
         self.embedder = embedder
+        self.cache = cache  # keyword snapshots on disk, so a fresh process need not rebuild them
         self._snapshot: KeywordSnapshot | None = None
         self._lock = threading.Lock()
 
@@ -63,42 +82,70 @@ class Searcher:
         """The keyword index for the collection as it is now (rebuilt when its version changed)."""
         version = self.collection.version()
         with self._lock:
+            if (self._snapshot is None or self._snapshot.version != version) and self.cache:
+                self._snapshot = self.cache.load(version) or self._snapshot
             if self._snapshot is None or self._snapshot.version != version:
-                ids, texts, metas = self.collection.all_chunks()
-                index = BM25Index([indexed_text(str(m.get("title", "")), t) for t, m in zip(texts, metas, strict=True)])
-                self._snapshot = KeywordSnapshot(version, index, ids, texts, metas, {c: i for i, c in enumerate(ids)})
+                # One complete version per document, even while another process re-ingests it.
+                ids, texts, metas = self.collection.keep_current(*self.collection.all_chunks())
+                indexed = [indexed_text(str(m.get("title", "")), t) for t, m in zip(texts, metas, strict=True)]
+                self._snapshot = KeywordSnapshot(
+                    version, BM25Index(indexed), ids, texts, metas, {c: i for i, c in enumerate(ids)},
+                    [frozenset(terms(t)) for t in indexed],
+                )
+                if self.cache:
+                    self.cache.save(self._snapshot)
             return self._snapshot
 
+    def coverage(self, snap: KeywordSnapshot, query: str, row: int) -> float:
+        """Share of the query's idf mass whose terms appear in the indexed text of `row`."""
+        q = set(question_terms(query))
+        total = sum(snap.index.idf_of(t) for t in q)
+        if not total:
+            return 0.0
+        return sum(snap.index.idf_of(t) for t in q & snap.terms[row]) / total
+
     def search(self, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Hit]:
-        """The k best chunks for the query, fused from dense and keyword rankings."""
+        """The k best chunks for the query; searched again if the collection changed meanwhile.
+
+        A write elsewhere can delete the chunks of the keyword index in use halfway through a
+        search (the document would seem to vanish); the version token says when to look again.
+        """
+        for _attempt in range(5):
+            hits = self._search_once(query, k, filters, vector)
+            if self._snapshot is None or self.collection.version() == self._snapshot.version:
+                break
+        return hits
+
+    def _search_once(self, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Hit]:
+        """The k best chunks for the query: dense and keyword scores, normalised and mixed by query."""
         filters = filters or Filters()
         snap = self.keyword()
         if not snap.ids:
             return []
-        pool = max(50, 4 * k)
+        pool = max(POOL, 4 * k)
         vec = self.embedder.embed([query])[0] if vector is None else vector
         dense = self.collection.query(vec, pool if not filters else min(len(snap.ids), pool * 4))
-        dense = [d for d in dense if filters.allows(d[2])][:pool]
+        dense = [d for d in dense if d[0] in snap.row_of and filters.allows(d[2])][:pool]
         bm25 = snap.index.scores(query)
         if filters:
             allowed = np.array([filters.allows(m) for m in snap.metas], dtype=bool)
             bm25 = np.where(allowed, bm25, 0.0)
-        kw_rows = [r for r in np.argsort(-bm25, kind="stable")[:pool] if bm25[r] > 0]
+        kw_rows = [int(r) for r in np.argsort(-bm25, kind="stable")[:pool] if bm25[r] > 0]
 
-        dense_sim = {cid: sim for cid, _, _, sim in dense}
-        fused: dict[str, float] = {}
-        for rank, (cid, *_rest) in enumerate(dense, start=1):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-        for rank, row in enumerate(kw_rows, start=1):
-            cid = snap.ids[row]
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-        best = sorted(fused, key=lambda c: (-fused[c], c))[:k]
-        missing = [c for c in best if c not in dense_sim]
-        if missing:
-            for cid, (_, _, v) in self.collection.get_chunks(missing, embeddings=True).items():
-                dense_sim[cid] = float(np.dot(v, vec)) if v is not None else 0.0
-        return [self._hit(snap, cid, rank, fused[cid], dense_sim.get(cid), float(bm25[snap.row_of[cid]]) if cid in snap.row_of else 0.0)
-                for rank, cid in enumerate(best, start=1) if cid in snap.row_of]
+        sims = {cid: sim for cid, _, _, sim in dense}
+        missing = [snap.ids[r] for r in kw_rows if snap.ids[r] not in sims]
+        for cid, (_, _, v) in self.collection.get_chunks(missing, embeddings=True).items():
+            sims[cid] = float(np.dot(v, vec)) if v is not None else 0.0
+        candidates = [cid for cid in sims if cid in snap.row_of]
+        if not candidates:
+            return []
+        rows = np.array([snap.row_of[c] for c in candidates])
+        d = np.array([sims[c] for c in candidates])
+        b = bm25[rows]
+        w = dense_weight(self.coverage(snap, query, kw_rows[0])) if kw_rows else 1.0
+        fused = w * _normalise(d, np.array([x[3] for x in dense])) + (1 - w) * _normalise(b, bm25[kw_rows])
+        order = np.lexsort((np.array(candidates), -fused))[:k]
+        return [self._hit(snap, candidates[i], rank, float(fused[i]), float(d[i]), float(b[i])) for rank, i in enumerate(order, start=1)]
 
     def _hit(self, snap: KeywordSnapshot, cid: str, rank: int, score: float, dense: float | None, kw: float) -> Hit:
         row = snap.row_of[cid]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retrieval.dedup import Duplicate
 
 CANNOT_ANSWER = "I could not find this in the articles."
 
@@ -107,6 +110,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     dropped: list[dict[str, Any]] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    confidence: float | None = None  # the best sentence's score; the abstention rule compares it
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` shape of an answer."""
@@ -118,6 +122,8 @@ class Answer:
             "generator": self.generator,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+        if self.confidence is not None:
+            out["confidence"] = round(self.confidence, 4)
         if self.dropped:
             out["dropped"] = self.dropped
         return out
@@ -161,6 +167,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     problems: list[IngestProblem] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)  # near-duplicates found, kept or skipped
     chunks: int = 0
     seconds: float = 0.0
 
@@ -173,4 +180,5 @@ class IngestReport:
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "problems": [str(p) for p in self.problems],
+            "duplicates": [d.to_json() for d in self.duplicates],
         }

@@ -51,12 +51,16 @@ def is_list_question(question: str) -> bool:
 
 
 def candidates(hits: Sequence[Hit]) -> list[Span]:
-    """Every distinct sentence of the hits, with document offsets."""
+    """Every distinct sentence of the hits (but a headline), with document offsets."""
     seen: set[tuple[str, int, int]] = set()
     out: list[Span] = []
     for hit in hits:
+        title = " ".join(hit.title.split()).lower()
         for a, b in sentence_spans(hit.text):
             span = span_in_hit(hit, a, b)
+            # The headline repeats the title: it names the subject but answers nothing.
+            if " ".join(span.quote.split()).lower().rstrip(".") == title.rstrip("."):
+                continue
             if span.key not in seen:
                 seen.add(span.key)
                 out.append(span)
@@ -134,15 +138,16 @@ def compose(
     """An extractive answer: the chosen source sentences, each followed by its marker."""
     scored = score_sentences(question, candidates(hits), embedder, idf, question_vector)
     chosen = select(scored, is_list_question(question))
+    confidence = scored[0].score if scored else 0.0
     if not chosen:
-        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, hits=list(hits))
+        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, hits=list(hits), confidence=confidence)
     # Read in document order within a document, documents in order of their best sentence.
     doc_rank = {}
     for s in chosen:
         doc_rank.setdefault(s.span.hit.doc_id, len(doc_rank))
     chosen = sorted(chosen, key=lambda s: (doc_rank[s.span.hit.doc_id], s.span.start))
     text, citations = number([(_as_sentence(s.span.quote), [s.span]) for s in chosen])
-    return Answer(question=question, text=text, citations=citations, answerable=True, hits=list(hits))
+    return Answer(question=question, text=text, citations=citations, answerable=True, hits=list(hits), confidence=confidence)
 
 
 def _as_sentence(quote: str) -> str:

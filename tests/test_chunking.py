@@ -1,0 +1,53 @@
+from retrieval.chunking import chunk_document, indexed_text
+from retrieval.embedding import MAX_TOKENS, token_counts
+from retrieval.loaders import SAMPLE_ARTICLE
+from retrieval.text import sentence_spans
+from retrieval.types import Document
+
+
+def test_sentence_spans_are_exact_and_respect_abbreviations() -> None:
+    text = "Mr. J. Smith went to Washington on Jan. 5. He said \"Hi!\" Then he left.\nU.S. troops came."
+    spans = sentence_spans(text)
+    assert [text[a:b] for a, b in spans] == [
+        "Mr. J. Smith went to Washington on Jan. 5.",
+        'He said "Hi!"',
+        "Then he left.",
+        "U.S. troops came.",
+    ]
+
+
+def test_chunks_point_exactly_into_the_document_and_fit_the_window(embedder) -> None:
+    text = SAMPLE_ARTICLE.read_text()
+    doc = Document("d", "s", "A title", text)
+    chunks = chunk_document(doc, embedder.tokenizer, max_tokens=120, overlap_tokens=30)
+    assert len(chunks) > 2
+    for i, c in enumerate(chunks):
+        assert c.text == text[c.start : c.end]
+        assert c.ordinal == i
+        assert token_counts(embedder.tokenizer, [indexed_text(doc.title, c.text)])[0] + 2 <= MAX_TOKENS
+    # neighbours overlap a little (a sentence), and together they cover every sentence
+    assert any(b.start < a.end for a, b in zip(chunks, chunks[1:]))
+    covered = set()
+    for c in chunks:
+        covered.update(range(c.start, c.end))
+    for a, b in sentence_spans(text):
+        assert a in covered and b - 1 in covered
+
+
+def test_a_sentence_longer_than_the_window_is_split_not_truncated(embedder) -> None:
+    words = " ".join(f"word{i}" for i in range(900))
+    doc = Document("d", "s", "", words + ". Short end.")
+    chunks = chunk_document(doc, embedder.tokenizer, max_tokens=200, overlap_tokens=0)
+    assert len(chunks) >= 4
+    joined = set()
+    for c in chunks:
+        assert c.text == doc.text[c.start : c.end]
+        assert token_counts(embedder.tokenizer, [c.text])[0] <= 200
+        joined.update(c.text.replace(".", " ").split())
+    assert {f"word{i}" for i in range(900)} <= joined
+
+
+def test_chunk_ids_change_with_content(embedder) -> None:
+    a = chunk_document(Document("d", "s", "t", "One sentence here. Two here."), embedder.tokenizer)
+    b = chunk_document(Document("d", "s", "t", "One sentence here. Three here."), embedder.tokenizer)
+    assert a[0].chunk_id != b[0].chunk_id
