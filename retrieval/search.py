@@ -10,6 +10,7 @@ import numpy as np
 
 from retrieval.chunking import indexed_text
 from retrieval.embedding import Embedder
+from retrieval.errors import RagbotError
 from retrieval.keyword import BM25Index, question_terms, terms
 from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection
@@ -31,6 +32,14 @@ class Filters:
             if not published or published[:10] < self.since[:10]:
                 return False
         return True
+
+    def __post_init__(self) -> None:
+        if self.since is not None:
+            from retrieval.loaders import iso_date
+
+            if not self.since.strip() or iso_date(self.since) is None:
+                raise RagbotError(f"--since needs a date like 2024-05-31, not {self.since!r}.")
+            object.__setattr__(self, "since", iso_date(self.since))
 
     def __bool__(self) -> bool:
         return bool(self.source or self.since)

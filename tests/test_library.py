@@ -7,6 +7,7 @@ import pytest
 from retrieval.errors import RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID
+from retrieval.search import Filters
 from retrieval.types import CANNOT_ANSWER, Answer, Document
 
 
@@ -156,3 +157,24 @@ def test_documents_with_same_id_in_one_batch_keep_the_last(library: Library) -> 
 
 def test_sample_article_is_shipped_in_the_package() -> None:
     assert SAMPLE_ARTICLE.is_file() and "Belousov" in SAMPLE_ARTICLE.read_text()
+
+
+def test_filters_restrict_by_source_and_publication_date(library: Library, tmp_path: Path) -> None:
+    corpus = tmp_path / "news.jsonl"
+    rows = [
+        {"id": "old", "text": "The bridge over the Vell river was closed for repairs.", "url": "https://old.example/a", "published": "2021-03-01"},
+        {"id": "new", "text": "The bridge over the Vell river reopened to traffic.", "url": "https://new.example/b", "published": "March 5, 2024"},
+        {"id": "undated", "text": "Engineers inspected the bridge over the Vell river.", "url": "https://new.example/c"},
+    ]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert len(library.ingest([corpus]).added) == 3
+    published = {s.doc_id: s.published for s in library.sources()}
+    assert published["new"] == "2024-03-05" and published["old"] == "2021-03-01"
+    assert {h.doc_id for h in library.search("Vell river bridge", k=5)} == {"old", "new", "undated"}
+    since = Filters(since="2022-01-01")
+    assert {h.doc_id for h in library.search("Vell river bridge", k=5, filters=since)} == {"new"}
+    assert {h.doc_id for h in library.search("Vell river bridge", k=5, filters=Filters(source="new.example"))} == {"new", "undated"}
+    answer = library.ask("What happened to the bridge?", filters=since)
+    assert {c.doc_id for c in answer.citations} <= {"new"}
+    with pytest.raises(RagbotError, match="--since needs a date"):
+        Filters(since="last tuesday-ish")

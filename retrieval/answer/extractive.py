@@ -28,7 +28,9 @@ ANSWER_THRESHOLD = 0.45
 MARGIN = 0.06
 LIST_MARGIN = 0.20
 MAX_SENTENCES = 2
-MAX_LIST_SENTENCES = 6
+MAX_LIST_SENTENCES = 9
+# A list answer starts from at most this many best sentences, then follows the enumeration.
+LIST_CORE = 6
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,22 @@ class Scored:
         return self.similarity + LEXICAL_WEIGHT * self.coverage
 
 
+# "What events were ...", "Which treatments were ...": which/what, a plural noun, a verb.
+_PLURAL_FOCUS = re.compile(
+    r"^\s*(?:which|what)\s+(?:[\w-]+\s+){0,2}?([\w-]+?s)\s+(?:were|are|have|had|did|do|does|will|would|could|can)\b",
+    re.IGNORECASE,
+)
+
+
 def is_list_question(question: str) -> bool:
     """Whether the question asks for every item of a kind ("what exercises were mentioned?")."""
-    return bool(_LIST_QUESTION.search(question))
+    return bool(_LIST_QUESTION.search(question) or _PLURAL_FOCUS.search(question))
+
+
+def list_focus(question: str) -> str | None:
+    """The kind of item a list question asks for ("events" in "what events were mentioned?")."""
+    m = _PLURAL_FOCUS.search(question)
+    return m.group(1).lower() if m else None
 
 
 def candidates(hits: Sequence[Hit]) -> list[Span]:
@@ -77,6 +92,11 @@ def score_sentences(
     vecs = embedder.embed([f"{s.hit.title}: {s.quote}" if s.hit.title else s.quote for s in spans])
     sims = vecs @ qv
     q_terms = set(question_terms(question))
+    focus = list_focus(question)
+    if focus and len(q_terms) > 1:
+        # Items of a list rarely repeat the name of their kind ("yoga", not "treatment"), while
+        # sentences about the list as a whole do: the kind's name is no evidence for an item.
+        q_terms -= set(terms(focus))
     total = sum(idf(t) for t in q_terms) or 1.0
     out = []
     for span, sim in zip(spans, sims, strict=True):
@@ -92,21 +112,26 @@ def select(scored: Sequence[Scored], list_question: bool) -> list[Scored]:
         return []
     best = scored[0].score
     margin, most = (LIST_MARGIN, MAX_LIST_SENTENCES) if list_question else (MARGIN, MAX_SENTENCES)
-    chosen = [s for s in scored[:most] if s.score >= best - margin]
+    chosen = [s for s in scored[: LIST_CORE if list_question else most] if s.score >= best - margin]
     if list_question:
         chosen = _with_listed_neighbours(chosen, scored, most)
     return chosen
 
 
-# "X also did Y", "another ...", "in addition": the sentence continues an enumeration.
-_ADDITIVE = re.compile(r"\b(also|too|as well|another|in addition|additionally|likewise|similarly|besides)\b", re.IGNORECASE)
+# "X also did Y", "another ...", "a second group": the sentence continues an enumeration.
+_ADDITIVE = re.compile(
+    r"\b(also|too|as well|another|in addition|additionally|likewise|similarly|besides|second|third|fourth|fifth|"
+    r"other|others|remaining|finally|lastly)\b",
+    re.IGNORECASE,
+)
 
 
 def _with_listed_neighbours(chosen: list[Scored], scored: Sequence[Scored], most: int) -> list[Scored]:
     """Add the items an enumeration links to a chosen sentence ("... also conducted joint drills").
 
-    A chosen sentence with an additive cue pulls in the sentence before it; a following sentence
-    with such a cue is pulled in too; either must share a content word with the chosen one.
+    A chosen sentence with an additive cue pulls in the sentence before it (what "also" refers
+    to); a following sentence with such a cue that shares a content word with the chosen one
+    is pulled in too, and so on along the enumeration.
     """
     by_hit: dict[str, list[Scored]] = {}
     for s in scored:
@@ -123,9 +148,10 @@ def _with_listed_neighbours(chosen: list[Scored], scored: Sequence[Scored], most
         if i > 0 and _ADDITIVE.search(anchor.span.quote):
             pairs.append(group[i - 1])
         if i + 1 < len(group) and _ADDITIVE.search(group[i + 1].span.quote):
-            pairs.append(group[i + 1])
+            if set(terms(group[i + 1].span.quote)) & set(terms(anchor.span.quote)):
+                pairs.append(group[i + 1])
         for other in pairs:
-            if other.span.key not in keys and set(terms(other.span.quote)) & set(terms(anchor.span.quote)):
+            if other.span.key not in keys and len(chosen) < most:
                 keys.add(other.span.key)
                 chosen.append(other)
                 queue.append(other)
