@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +28,19 @@ class Loaded:
     problem: IngestProblem | None = None
 
 
-def load_sources(inputs: list[str], max_bytes: int) -> Iterator[Loaded]:
-    """Load every file, folder (recursively) or JSONL corpus named; URLs are refused here."""
+def is_url(raw: str) -> bool:
+    """Whether an input names a URL (any scheme) rather than a path."""
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw.strip()))
+
+
+def load_sources(inputs: list[str], max_bytes: int, fetch: Callable[[str], Loaded] | None = None) -> Iterator[Loaded]:
+    """Load every file, folder (recursively), JSONL corpus or (with `fetch`) web page named."""
     for raw in inputs:
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw):
-            yield Loaded(problem=IngestProblem(raw, "fetching URLs is not supported yet; save the page and ingest the file."))
+        if is_url(raw):
+            if fetch is None:
+                yield Loaded(problem=IngestProblem(raw, "fetching URLs is not supported here; save the page and ingest the file."))
+            else:
+                yield fetch(raw.strip())
             continue
         path = Path(raw).expanduser()
         if not path.exists():
@@ -110,7 +118,30 @@ def _first_line_title(text: str, name: str) -> str:
 def _document(doc_id: str, source: str, title: str, text: str, published: str | None = None) -> Loaded:
     if not text.strip():
         return Loaded(problem=IngestProblem(source, "no text could be found in it."))
-    return Loaded(document=Document(doc_id=doc_id, source=source, title=title.strip()[:300], text=text, published=published))
+    return Loaded(document=Document(doc_id=doc_id, source=source, title=title.strip()[:300], text=text, published=iso_date(published)))
+
+
+def iso_date(value: str | None) -> str | None:
+    """A publication date as YYYY-MM-DD (None when absent or unreadable), so that --since can compare it."""
+    if not value or not value.strip():
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        from dateutil import parser as date_parser
+
+        return date_parser.parse(value, fuzzy=False).date().isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def from_html(data: bytes, source: str, doc_id: str, fallback_title: str) -> Loaded:
+    """An article's main text, title and date from an HTML page (scripts, styles and navigation dropped)."""
+    return _from_html(data, source, doc_id, fallback_title)
 
 
 def _from_html(data: bytes, source: str, doc_id: str, fallback_title: str) -> Loaded:
@@ -148,6 +179,9 @@ def estimate_total(inputs: list[str]) -> int | None:
     """How many documents the inputs hold, for a progress bar (None when unknown)."""
     total = 0
     for raw in inputs:
+        if is_url(raw):
+            total += 1
+            continue
         path = Path(raw).expanduser()
         files = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED] if path.is_dir() else [path]
         for f in files:

@@ -143,7 +143,7 @@ def test_html_main_text_and_title_are_extracted(library: Library, tmp_path: Path
 
 def test_follow_up_uses_the_previous_question(sample_library: Library) -> None:
     plain = sample_library.ask("and where was that?")
-    follow = sample_library.ask("and where was that?", history=["what joint drills were held?"])
+    follow = sample_library.ask("and where was that?", history=["what joint drills were mentioned?"])
     assert "Sea of Japan" in follow.text
     assert follow.question == "and where was that?"
     assert plain.text != follow.text

@@ -1,0 +1,55 @@
+"""Generative answers: a language model drafts, the verifier decides what the user sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from retrieval.answer import prompts
+from retrieval.answer.citations import number
+from retrieval.answer.extractive import candidates, compose, relevant, score_sentences
+from retrieval.answer.verify import verify
+from retrieval.embedding import Embedder
+from retrieval.llm import chat_model, check_generator, stream_text
+from retrieval.settings import Settings
+from retrieval.types import CANNOT_ANSWER, Answer, Hit
+
+FALLBACK = "extractive-fallback"
+
+
+def generate(
+    question: str,
+    hits: Sequence[Hit],
+    settings: Settings,
+    embedder: Embedder,
+    idf: Callable[[str], float],
+    question_vector: np.ndarray | None = None,
+    generator: str | None = None,
+    on_token: Callable[[str], None] | None = None,
+    model: BaseChatModel | None = None,
+) -> Answer:
+    """A verified generative answer; the extractive one when no generated sentence survives.
+
+    No model is called when the extractive scorer finds nothing relevant in the hits: the
+    answer is then the fixed cannot-answer phrase. `model` replaces the configured backend.
+    """
+    generator = check_generator(generator or settings.generator)
+    scored = score_sentences(question, candidates(hits), embedder, idf, question_vector)
+    if not relevant(question, hits, scored, idf):
+        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator, hits=list(hits))
+    chat = model or chat_model(settings, generator)
+    raw = stream_text(chat, prompts.messages(question, hits), settings, generator, on_token)
+    checked = verify(raw, hits, embedder, settings.llm_support_threshold)
+    if checked.kept:
+        text, citations = number(checked.kept)
+        return Answer(question=question, text=text, citations=citations, answerable=True, generator=generator,
+                      dropped=checked.dropped, hits=list(hits))
+    answer = compose(question, hits, embedder, idf, question_vector)
+    answer.generator = FALLBACK
+    answer.dropped = checked.dropped
+    if checked.abstained:
+        said = " ".join(raw.split())[:300] or "(nothing)"
+        answer.dropped.append({"sentence": said, "markers": [], "reason": "the model found no answer in the passages"})
+    return answer
