@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from retrieval.chunking import chunk_document
-from retrieval.embedding import Embedder, load_embedder
+from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
+from retrieval.embedding import Embedder, embedder_identity, load_embedder
 from retrieval.errors import RagbotError
+from retrieval.keyword import question_terms
 from retrieval.loaders import Loaded, load_sources
 from retrieval.search import Filters, Searcher
 from retrieval.settings import Settings
-from retrieval.store import Collection, open_client
-from retrieval.keyword import question_terms
+from retrieval.snapshot_cache import SnapshotCache
+from retrieval.store import Collection, LibraryMissing, open_client
 from retrieval.types import CANNOT_ANSWER, Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
 
 ProgressFn = Callable[[int, int | None], None]
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
 class Library:
@@ -42,6 +48,13 @@ class Library:
         return self._embedder
 
     @property
+    def embedder_identity(self) -> str:
+        """Model and backend of the configured embedder, known without loading it."""
+        if self._embedder is not None:
+            return self._embedder.identity
+        return embedder_identity(self.settings.embed_model, self.settings.embed_backend)
+
+    @property
     def client(self) -> Any:
         """The Chroma client, opened on first use."""
         with self._lock:
@@ -60,7 +73,7 @@ class Library:
         name = name or self.settings.collection
         with self._lock:
             if name not in self._collections:
-                self._collections[name] = Collection(self.client, name, self.embedder.identity, create=create)
+                self._collections[name] = Collection(self.client, name, self.embedder_identity, create=create)
             return self._collections[name]
 
     def _exists(self, name: str | None) -> bool:
@@ -69,7 +82,7 @@ class Library:
             return True
         try:
             self.collection(name, create=False)
-        except RagbotError:
+        except LibraryMissing:  # any other problem (e.g. an embedder mismatch) is the user's to see
             return False
         return True
 
@@ -77,72 +90,165 @@ class Library:
         name = name or self.settings.collection
         with self._lock:
             if name not in self._searchers:
-                self._searchers[name] = Searcher(self.collection(name), self.embedder)
+                self._searchers[name] = Searcher(self.collection(name), self.embedder, self._snapshot_cache(name))
             return self._searchers[name]
 
+    def _snapshot_cache(self, name: str) -> SnapshotCache:
+        """Where keyword snapshots of this collection are kept between processes (in the data dir)."""
+        location = self.settings.chroma_url or str((self.settings.data_dir / "chroma").resolve())
+        return SnapshotCache(self.settings.data_dir / "keyword-cache", location, name)
+
     # -- ingest -------------------------------------------------------------------------------
-    def ingest(self, inputs: Iterable[str | Path], collection: str | None = None, progress: ProgressFn | None = None) -> IngestReport:
-        """Load files, folders and JSONL corpora and add them; problems are reported, good inputs still land."""
-        loaded = load_sources([str(i) for i in inputs], self.settings.max_file_bytes)
-        return self.ingest_loaded(loaded, collection, progress)
+    def ingest(
+        self,
+        inputs: Iterable[str | Path],
+        collection: str | None = None,
+        progress: ProgressFn | None = None,
+        duplicates: DuplicatePolicy | None = None,
+    ) -> IngestReport:
+        """Load files, folders, JSONL corpora and web pages (URLs) and add them; problems are reported, good inputs still land.
 
-    def ingest_documents(self, documents: Iterable[Document], collection: str | None = None, progress: ProgressFn | None = None) -> IngestReport:
+        `duplicates` ("keep" or "skip", default RAGBOT_DUPLICATES) decides what happens to a
+        document that nearly repeats one already in the library; either way the report lists it.
+        """
+        from retrieval.fetch import url_loader
+
+        loaded = load_sources([str(i) for i in inputs], self.settings.max_file_bytes, fetch=url_loader(self.settings))
+        return self.ingest_loaded(loaded, collection, progress, duplicates=duplicates)
+
+    def ingest_documents(
+        self,
+        documents: Iterable[Document],
+        collection: str | None = None,
+        progress: ProgressFn | None = None,
+        duplicates: DuplicatePolicy | None = None,
+    ) -> IngestReport:
         """Add documents; an unchanged document is left alone, a changed one replaces its old chunks."""
-        return self.ingest_loaded((Loaded(document=d) for d in documents), collection, progress)
+        return self.ingest_loaded((Loaded(document=d) for d in documents), collection, progress, duplicates=duplicates)
 
-    def ingest_loaded(self, loaded: Iterable[Loaded], collection: str | None = None, progress: ProgressFn | None = None, batch: int = 64) -> IngestReport:
-        """Chunk, embed and store loaded documents in batches."""
+    def ingest_loaded(
+        self,
+        loaded: Iterable[Loaded],
+        collection: str | None = None,
+        progress: ProgressFn | None = None,
+        batch: int = 1024,
+        duplicates: DuplicatePolicy | None = None,
+        batch_chars: int = 400_000,
+    ) -> IngestReport:
+        """Chunk, embed and store loaded documents in batches (of `batch` documents or about `batch_chars` characters).
+
+        Big batches keep the embedder's length-sorted batches tightly packed (64 documents per
+        batch padded SQuAD's chunks by 19%, 1,024 by 1%); progress is still reported as the
+        batch is embedded.
+        """
+        policy = duplicates or self.settings.duplicates
+        if policy not in POLICIES:
+            raise RagbotError(f"duplicates must be one of {', '.join(POLICIES)}, not {policy!r}.")
         started = time.perf_counter()
         report = IngestReport()
         col = self.collection(collection)
+        seen = self._duplicate_index(col)
         pending: list[Document] = []
+        pending_chars = 0
         done = 0
+
+        def flush() -> None:
+            nonlocal done, pending, pending_chars
+            size = len(pending)
+            partial = (lambda f: progress(done + int(f * size), None)) if progress else None
+            done += self._ingest_batch(col, pending, report, seen, policy, on_embedded=partial)
+            pending, pending_chars = [], 0
+            if progress:
+                progress(done, None)
+
         for item in loaded:
             if item.problem:
                 report.problems.append(item.problem)
             elif item.document:
                 pending.append(item.document)
-                if len(pending) >= batch:
-                    done += self._ingest_batch(col, pending, report)
-                    pending = []
-                    if progress:
-                        progress(done, None)
+                pending_chars += len(item.document.text)
+                if len(pending) >= batch or pending_chars >= batch_chars:
+                    flush()
         if pending:
-            done += self._ingest_batch(col, pending, report)
-            if progress:
-                progress(done, None)
+            flush()
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_batch(self, col: Collection, docs: list[Document], report: IngestReport) -> int:
+    @staticmethod
+    def _duplicate_index(col: Collection) -> DuplicateIndex:
+        """Signatures of the documents already in the library (computed for ones stored without)."""
+        index = DuplicateIndex()
+        stored = col.registry_meta("minhash")
+        sources = {s.doc_id: s.source for s in col.documents()}
+        missing = [d for d in sources if Signature.decode(stored.get(d, "")) is None]  # stored before signatures existed
+        texts = col.document_texts(missing) if missing else {}
+        for doc_id, source in sources.items():
+            sig = Signature.decode(stored.get(doc_id, "")) or signature(texts.get(doc_id, ""))
+            index.add(doc_id, source, sig)
+        return index
+
+    def _ingest_batch(
+        self, col: Collection, docs: list[Document], report: IngestReport, seen: DuplicateIndex, policy: str,
+        on_embedded: Callable[[float], None] | None = None,
+    ) -> int:
         latest: dict[str, Document] = {d.doc_id: d for d in docs}  # a later copy of the same id wins
         known = col.document_meta(list(latest))
         todo = []
+        unchanged = [d.doc_id for d in latest.values() if known.get(d.doc_id, {}).get("content_hash") == d.content_hash]
+        # An unchanged document may still carry leftovers of an interrupted write: retire them, redo short ones.
+        redo = set(col.reconcile(unchanged))
+        signatures: dict[str, Signature] = {}
         for doc in latest.values():
-            if known.get(doc.doc_id, {}).get("content_hash") == doc.content_hash:
+            if doc.doc_id in unchanged and doc.doc_id not in redo:
                 report.unchanged.append(doc.doc_id)
-            else:
-                todo.append(doc)
+                continue
+            sig = signatures[doc.doc_id] = signature(doc.text)
+            match = seen.best_match(doc.doc_id, sig)
+            if match:
+                action = "skipped" if policy == "skip" and doc.doc_id not in known else "kept"
+                report.duplicates.append(Duplicate(doc.doc_id, doc.source, match[0], match[1], match[2], action))
+                if action == "skipped":
+                    continue
+            seen.add(doc.doc_id, doc.source, sig)
+            todo.append(doc)
         tokenizer = self.embedder.tokenizer
         chunked = [(d, chunk_document(d, tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)) for d in todo]
         from retrieval.chunking import indexed_text
 
         texts = [indexed_text(d.title, c.text) for d, chunks in chunked for c in chunks]
-        vectors = self.embedder.embed(texts)
+        vectors = self._embed_in_slices(texts, on_embedded) if texts else None
         at = 0
+        writes = []
         for doc, chunks in chunked:
             if not chunks:
                 report.problems.append(IngestProblem(doc.source, "no sentences could be found in it."))
+                seen.remove(doc.doc_id)
                 continue
-            col.write_document(doc, chunks, [c.text for c in chunks], vectors[at : at + len(chunks)])
+            assert vectors is not None
+            writes.append((doc, chunks, [c.text for c in chunks], vectors[at : at + len(chunks)]))
             at += len(chunks)
+        # one set of Chroma calls per batch, not per document
+        col.write_documents(writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes})
+        for doc, chunks, _, _ in writes:
             report.chunks += len(chunks)
             (report.replaced if doc.doc_id in known else report.added).append(doc.doc_id)
         return len(latest)
 
+    def _embed_in_slices(self, texts: list[str], on_embedded: Callable[[float], None] | None, size: int = 512) -> np.ndarray:
+        """Embed texts shortest first in slices of `size`, reporting the share done after each slice."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        for lo in range(0, len(order), size):
+            idx = order[lo : lo + size]
+            vectors[idx] = self.embedder.embed([texts[i] for i in idx])
+            if on_embedded:
+                on_embedded(min(1.0, (lo + size) / len(order)))
+        return vectors
+
     # -- questions ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
         """The question, cleaned; a clear error when it is empty or too long."""
+        question = _ANSI_ESCAPE.sub(" ", question)  # terminal colour codes pasted along with a question
         cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
         if not cleaned:
             raise RagbotError("The question is empty: type a question about the articles.")
@@ -194,7 +300,8 @@ class Library:
         else:
             from retrieval.answer.generative import generate
 
-            answer = generate(question, hits, self.settings, self.embedder, idf, vector, generator=generator, on_token=on_token)
+            answer = generate(query, hits, self.settings, self.embedder, idf, vector, generator=generator, on_token=on_token)
+            answer.question = question
         t3 = time.perf_counter()
         answer.timings_ms = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "compose": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
         return answer

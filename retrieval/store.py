@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,7 +49,11 @@ def open_client(settings: Settings) -> Any:
                 settings=chroma_settings,
             )
         except Exception as exc:
-            raise RagbotError(f"Could not reach the Chroma server at {settings.chroma_url} (RAGBOT_CHROMA_URL): {exc}") from exc
+            reason = describe_error(exc)
+            shown = f"{url.scheme}://{url.hostname}:{url.port or ''}".rstrip(":")  # never echo a user:password@
+            if "RAGBOT_CHROMA_TOKEN" in reason:
+                raise RagbotError(f"The Chroma server at {shown} refused ragbot: check RAGBOT_CHROMA_TOKEN.") from exc
+            raise RagbotError(f"Could not reach the Chroma server at {shown} (RAGBOT_CHROMA_URL): {reason}") from exc
     path = settings.data_dir / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -58,11 +62,26 @@ def open_client(settings: Settings) -> Any:
         raise RagbotError(f"Could not open the library in {path} (RAGBOT_DATA_DIR): {exc}") from exc
 
 
+def describe_error(exc: BaseException) -> str:
+    """A short, secret-free reason for a failed Chroma call (a refused token is named as such)."""
+    text = " ".join(str(exc).split())
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status in (401, 403) or any(w in text for w in ("401", "403", "Unauthorized", "Forbidden")):
+        return "the Chroma server refused the request: check RAGBOT_CHROMA_TOKEN"
+    if "<html" in text.lower():
+        text = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    return (text[:300] + "...") if len(text) > 300 else text or type(exc).__name__
+
+
 def check_name(name: str) -> str:
     """Validate a collection name (3-62 characters: letters, digits, dot, dash, underscore)."""
     if not _NAME.match(name) or ".." in name or name.endswith(_DOCS_SUFFIX):
         raise RagbotError(f"{name!r} is not a valid collection name: use 3-62 letters, digits, '.', '-' or '_'.")
     return name
+
+
+class LibraryMissing(RagbotError):
+    """The named library does not exist (yet)."""
 
 
 class Collection:
@@ -90,9 +109,11 @@ class Collection:
         except RagbotError:
             raise
         except Exception as exc:
-            if not create:
-                raise RagbotError(f"There is no library called {name!r} yet: ingest something into it first.") from exc
-            raise RagbotError(f"Could not open the library {name!r}: {exc}") from exc
+            from chromadb.errors import NotFoundError
+
+            if not create and isinstance(exc, NotFoundError):
+                raise LibraryMissing(f"There is no library called {name!r} yet: ingest something into it first.") from exc
+            raise RagbotError(f"Could not open the library {name!r}: {describe_error(exc)}") from exc
         stored = (self.chunks.metadata or {}).get("embedder")
         if stored and stored != embedder_identity:
             raise RagbotError(
@@ -126,47 +147,195 @@ class Collection:
         got = self.docs.get(ids=[doc_id], include=["documents"])
         return got["documents"][0] if got["ids"] else None
 
+    def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The stored full texts of these documents (missing ones are absent)."""
+        got = self.docs.get(ids=list(doc_ids), include=["documents"])
+        return {i: t for i, t in zip(got["ids"], got["documents"] or [], strict=True) if t is not None}
+
     def write_document(self, doc: Document, chunks: Sequence[Chunk], texts: Sequence[str], vectors: np.ndarray) -> None:
         """Write a document's new chunks, point the registry at them, then retire the old version."""
-        version = doc.content_hash
-        batch = max(1, min(getattr(self.client, "get_max_batch_size", lambda: 5000)(), 5000))
-        for lo in range(0, len(chunks), batch):
-            part = chunks[lo : lo + batch]
+        self.write_documents([(doc, chunks, texts, vectors)])
+
+    def write_documents(
+        self,
+        items: Sequence[tuple[Document, Sequence[Chunk], Sequence[str], np.ndarray]],
+        registry_extra: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Write several documents at once: new chunks, then the registry, then retire old versions.
+
+        The same steps as one document at a time, but a handful of Chroma calls per batch instead
+        of five per document (each Chroma write is its own SQLite transaction).
+        """
+        items = [it for it in items if len(it[1])]
+        if not items:
+            return
+        ids: list[str] = []
+        docs_text: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for doc, chunks, texts, _ in items:
+            version = doc.content_hash
+            ids += [c.chunk_id for c in chunks]
+            docs_text += list(texts)
+            metas += [
+                {
+                    "doc_id": c.doc_id,
+                    "source": doc.source,
+                    "title": doc.title,
+                    "start": c.start,
+                    "end": c.end,
+                    "ordinal": c.ordinal,
+                    "version": version,
+                    "published": doc.published or "",
+                }
+                for c in chunks
+            ]
+        vectors = np.concatenate([np.asarray(it[3], dtype=np.float32) for it in items])
+        batch = self._max_batch()
+        for lo in range(0, len(ids), batch):
             self.chunks.upsert(
-                ids=[c.chunk_id for c in part],
+                ids=ids[lo : lo + batch],
                 embeddings=vectors[lo : lo + batch],
-                documents=list(texts[lo : lo + batch]),
-                metadatas=[
-                    {
-                        "doc_id": c.doc_id,
-                        "source": doc.source,
-                        "title": doc.title,
-                        "start": c.start,
-                        "end": c.end,
-                        "ordinal": c.ordinal,
-                        "version": version,
-                        "published": doc.published or "",
-                    }
-                    for c in part
-                ],
+                documents=docs_text[lo : lo + batch],
+                metadatas=metas[lo : lo + batch],
             )
+        # A new version token after each step: a reader's keyword index built before a step (in
+        # this process, another one, or a snapshot cache) is never used after it. Its rows then
+        # always exist, so a document cannot vanish between the delete and the final bump.
+        self._bump()
+        added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.docs.upsert(
-            ids=[doc.doc_id],
-            embeddings=[[1.0]],
-            documents=[doc.text],
+            ids=[doc.doc_id for doc, *_ in items],
+            embeddings=np.ones((len(items), 1), dtype=np.float32),
+            documents=[doc.text for doc, *_ in items],
             metadatas=[
                 {
                     "source": doc.source,
                     "title": doc.title,
                     "published": doc.published or "",
-                    "content_hash": version,
+                    "content_hash": doc.content_hash,
                     "chunks": len(chunks),
-                    "added_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "added_at": added_at,
+                    **(registry_extra or {}).get(doc.doc_id, {}),
                 }
+                for doc, chunks, *_ in items
             ],
         )
-        self.chunks.delete(where={"$and": [{"doc_id": doc.doc_id}, {"version": {"$ne": version}}]})
         self._bump()
+        # Retire every chunk of these documents that belongs to another version.
+        current = {doc.doc_id: doc.content_hash for doc, *_ in items}
+        where: dict[str, Any] = {"doc_id": {"$in": list(current)}} if len(current) > 1 else {"doc_id": next(iter(current))}
+        got = self.chunks.get(where=where, include=["metadatas"])
+        stale = [i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True) if (m or {}).get("version") != current.get(str((m or {}).get("doc_id")))]
+        for lo in range(0, len(stale), batch):
+            self.chunks.delete(ids=stale[lo : lo + batch])
+        self._bump()
+
+    def _max_batch(self) -> int:
+        return max(1, min(getattr(self.client, "get_max_batch_size", lambda: 5000)(), 5000))
+
+    # -- consistency: readers see one complete version per document; crashes leave nothing behind --
+    def current_versions(self) -> dict[str, tuple[str, int]]:
+        """Every registered document's current version and chunk count."""
+        got = self.docs.get(include=["metadatas"])
+        return {i: (str((m or {}).get("content_hash", "")), int((m or {}).get("chunks", 0))) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
+
+    def keep_current(
+        self, ids: list[str], texts: list[str], metas: list[dict[str, Any]]
+    ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """The rows of one version per document: the registry's, else the only one present.
+
+        Call it with rows read *before* the registry: a write puts new chunks in, then points the
+        registry at them, then deletes the old ones. Rows of a document the registry does not know
+        (an ingest in progress or killed, a forget in progress) are left out; a document whose
+        registered version is not among the rows (rows read before the write) keeps the version
+        the rows hold, so it never vanishes and never shows two versions.
+        """
+        registry = self.current_versions()
+        present: dict[str, dict[str, int]] = {}
+        for m in metas:
+            versions = present.setdefault(str(m.get("doc_id")), {})
+            v = str(m.get("version", ""))
+            versions[v] = versions.get(v, 0) + 1
+        keep: dict[str, str] = {}
+        for doc_id, versions in present.items():
+            if doc_id not in registry:
+                continue
+            current = registry[doc_id][0]
+            keep[doc_id] = current if current in versions else max(versions, key=lambda v: (versions[v], v))
+        rows = [n for n, m in enumerate(metas) if keep.get(str(m.get("doc_id"))) == str(m.get("version", ""))]
+        if len(rows) == len(ids):
+            return ids, texts, metas
+        return [ids[n] for n in rows], [texts[n] for n in rows], [metas[n] for n in rows]
+
+    def problems(self) -> dict[str, list[str]]:
+        """What an interrupted write left behind: orphan and stale chunk ids, documents lacking chunks."""
+        registry = self.current_versions()
+        got = self.chunks.get(include=["metadatas"])
+        orphans: list[str] = []
+        stale: list[str] = []
+        have: dict[str, int] = {}
+        for i, m in zip(got["ids"], got["metadatas"] or [], strict=True):
+            doc_id, version = str((m or {}).get("doc_id")), str((m or {}).get("version", ""))
+            if doc_id not in registry:
+                orphans.append(i)
+            elif version != registry[doc_id][0]:
+                stale.append(i)
+            else:
+                have[doc_id] = have.get(doc_id, 0) + 1
+        incomplete = sorted(d for d, (_, n) in registry.items() if have.get(d, 0) != n)
+        return {"orphan_chunks": orphans, "stale_chunks": stale, "incomplete_documents": incomplete}
+
+    def reconcile(self, doc_ids: Sequence[str]) -> list[str]:
+        """Retire leftover chunks of these registered documents; return those whose current chunks are incomplete.
+
+        A write killed after pointing the registry at a new version leaves the old chunks; one
+        killed inside Chroma could leave a version short. The caller re-writes incomplete ones.
+        """
+        if not doc_ids:
+            return []
+        registry = {d: v for d, v in self.current_versions_of(doc_ids).items()}
+        where: dict[str, Any] = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        got = self.chunks.get(where=where, include=["metadatas"])
+        stale: list[str] = []
+        have: dict[str, int] = {}
+        for i, m in zip(got["ids"], got["metadatas"] or [], strict=True):
+            doc_id, version = str((m or {}).get("doc_id")), str((m or {}).get("version", ""))
+            if doc_id in registry and version != registry[doc_id][0]:
+                stale.append(i)
+            else:
+                have[doc_id] = have.get(doc_id, 0) + 1
+        batch = self._max_batch()
+        for lo in range(0, len(stale), batch):
+            self.chunks.delete(ids=stale[lo : lo + batch])
+        if stale:
+            self._bump()
+        return sorted(d for d, (_, n) in registry.items() if have.get(d, 0) != n)
+
+    def current_versions_of(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """The current version and chunk count of these registered documents."""
+        meta = self.document_meta(doc_ids)
+        return {d: (str(m.get("content_hash", "")), int(m.get("chunks", 0))) for d, m in meta.items()}
+
+    def repair(self) -> dict[str, int]:
+        """Delete orphan and stale chunks and forget registry entries whose chunks are missing.
+
+        Only for a library nobody is writing to: an ingest in progress elsewhere looks like orphans.
+        """
+        found = self.problems()
+        batch = self._max_batch()
+        doomed = found["orphan_chunks"] + found["stale_chunks"]
+        for lo in range(0, len(doomed), batch):
+            self.chunks.delete(ids=doomed[lo : lo + batch])
+        for doc_id in found["incomplete_documents"]:
+            self.delete_document(doc_id)
+        if doomed:
+            self._bump()
+        return {k: len(v) for k, v in found.items()}
+
+    def registry_meta(self, key: str) -> dict[str, str]:
+        """One metadata field of every registered document (documents without it are absent)."""
+        got = self.docs.get(include=["metadatas"])
+        return {i: str(m[key]) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True) if m and key in m}
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks; False when it was not there."""
@@ -210,6 +379,7 @@ class Collection:
         return [
             (i, t, dict(m), 1.0 - float(d))
             for i, t, m, d in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
+            if m is not None and t is not None  # deleted by another writer while the query ran
         ]
 
     def get_chunks(self, ids: Sequence[str], embeddings: bool = False) -> dict[str, tuple[str, dict[str, Any], np.ndarray | None]]:
@@ -222,6 +392,7 @@ class Collection:
         return {
             i: (t, dict(m), (np.asarray(vecs[n], dtype=np.float32) if vecs is not None else None))
             for n, (i, t, m) in enumerate(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
+            if m is not None and t is not None
         }
 
     def all_chunks(self, page: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
@@ -232,9 +403,10 @@ class Collection:
         offset = 0
         while True:
             got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            ids += got["ids"]
-            texts += got["documents"]
-            metas += [dict(m) for m in got["metadatas"]]
+            rows = [(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True) if m is not None and t is not None]
+            ids += [i for i, _, _ in rows]
+            texts += [t for _, t, _ in rows]
+            metas += [dict(m) for _, _, m in rows]
             if len(got["ids"]) < page:
                 return ids, texts, metas
             offset += page

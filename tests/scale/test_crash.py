@@ -1,0 +1,150 @@
+"""A process killed with SIGKILL in the middle of ingesting 2,000 documents leaves a usable library.
+
+The child really is killed (SIGKILL, no chance to clean up). Afterwards the library must open,
+list and answer from what was completed, never show a half-written document, and the next
+ingest of the same corpus must finish the job and leave no orphan or stale chunk and no
+registry entry without its chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval.embedding import Embedder
+from retrieval.library import Library
+from retrieval.settings import Settings
+from tests.conftest import MODELS_DIR
+from tests.scale.helpers import HashingEmbedder
+
+ROOT = Path(__file__).resolve().parents[2]
+N_DOCS = 2000
+CLEAN = {"orphan_chunks": [], "stale_chunks": [], "incomplete_documents": []}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tuple[Path, Path, list[dict]]:
+    """2,000 SQuAD passages, and the same passages revised (for a re-ingest that replaces every one)."""
+    rows = [json.loads(line) for line in (shared_data / "squad-v1.1-dev" / "passages.jsonl").open()][:N_DOCS]
+    folder = tmp_path_factory.mktemp("corpus")
+    first, revised = folder / "passages.jsonl", folder / "revised.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    revised.write_text("".join(json.dumps({**r, "text": r["text"] + " (Revised edition.)"}) + "\n" for r in rows))
+    return first, revised, rows
+
+
+def _library(data_dir: Path, embedder: Embedder) -> Library:
+    settings = Settings(_env_file=None, data_dir=data_dir, model_cache_dir=MODELS_DIR)  # type: ignore[call-arg]
+    return Library(settings, embedder=HashingEmbedder(embedder.tokenizer))
+
+
+def _run_and_kill(data_dir: Path, corpus: Path, mode: str, pause_after: int, kill_at_done: int | None = None) -> list[str]:
+    """Start the child, SIGKILL it when it freezes (or once `kill_at_done` documents are reported); its output."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.scale.crash_child", str(data_dir), str(corpus), mode, str(pause_after)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert child.stdout is not None
+    lines: list[str] = []
+    for line in child.stdout:
+        lines.append(line.strip())
+        if line.startswith("frozen") or (kill_at_done is not None and line.startswith("done ") and int(line.split()[1]) >= kill_at_done):
+            child.send_signal(signal.SIGKILL)
+            break
+    returncode = child.wait(timeout=600)
+    assert returncode == -signal.SIGKILL, (returncode, lines[-5:], child.stderr.read() if child.stderr else "")
+    assert "finished" not in lines
+    return lines
+
+
+def _check_reader_view(lib: Library, rows: list[dict]) -> set[str]:
+    """The library opens; every hit is a registered document's current version; returns the registered ids."""
+    registered = {s.doc_id: s for s in lib.sources()}
+    current = lib.collection().current_versions()
+    for row in rows[:: len(rows) // 40]:
+        for hit in lib.search(row["text"][:200], k=5):
+            assert hit.doc_id in registered
+            assert hit.chunk_id.split("-")[-2] == current[hit.doc_id][0][: len(hit.chunk_id.split("-")[-2])]
+            assert (lib.document_text(hit.doc_id) or "")[hit.start : hit.end] == hit.text
+    return set(registered)
+
+
+def _answers(lib: Library, row: dict) -> None:
+    """A question about an ingested passage is answered from it, with checkable citations."""
+    first_sentence = row["text"].split(". ")[0]
+    answer = lib.ask(first_sentence[:300])
+    assert answer.answerable, answer
+    assert row["id"] in {c.doc_id for c in answer.citations}
+    for c in answer.citations:
+        assert (lib.document_text(c.doc_id) or "")[c.start : c.end] == c.quote
+
+
+def test_kill_at_an_arbitrary_moment(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
+    first, _, rows = corpus
+    lines = _run_and_kill(tmp_path / "data", first, "run", 0, kill_at_done=N_DOCS // 3)
+    lib = _library(tmp_path / "data", embedder)
+    registered = _check_reader_view(lib, rows)
+    assert len(registered) < N_DOCS, lines[-3:]
+    if registered:
+        _answers(lib, next(r for r in rows if r["id"] in registered))
+    report = lib.ingest([first])
+    assert not report.problems
+    assert len(report.added) + len(report.unchanged) == N_DOCS and len(report.unchanged) == len(registered)
+    assert len(lib.sources()) == N_DOCS
+    assert lib.collection().problems() == CLEAN
+    _answers(lib, rows[-1])
+
+
+def test_kill_after_new_chunks_before_the_registry(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
+    first, _, rows = corpus
+    _run_and_kill(tmp_path / "data", first, "after-chunks", 1)
+    lib = _library(tmp_path / "data", embedder)
+    left = lib.collection().problems()
+    assert left["orphan_chunks"], "the kill should have left the second batch's chunks without registry entries"
+    assert not left["stale_chunks"] and not left["incomplete_documents"]
+    registered = _check_reader_view(lib, rows)
+    assert 0 < len(registered) < N_DOCS
+    _answers(lib, next(r for r in rows if r["id"] in registered))
+    report = lib.ingest([first])
+    assert not report.problems and len(report.added) == N_DOCS - len(registered)
+    assert lib.collection().problems() == CLEAN
+    assert len(lib.sources()) == N_DOCS
+
+
+def test_kill_after_the_registry_before_old_chunks_go(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
+    first, revised, rows = corpus
+    # The first ingest runs in a child too: Chroma on disk keeps per-process caches, so this
+    # process must not have the library open while another process writes to it.
+    initial = subprocess.run(
+        [sys.executable, "-m", "tests.scale.crash_child", str(tmp_path / "data"), str(first), "run", "0"],
+        cwd=ROOT, capture_output=True, check=False, text=True, timeout=1200, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert initial.returncode == 0 and "finished" in initial.stdout, initial.stderr[-2000:]
+    _run_and_kill(tmp_path / "data", revised, "after-registry", 1)
+    lib = _library(tmp_path / "data", embedder)
+    left = lib.collection().problems()
+    assert left["stale_chunks"] and not left["orphan_chunks"] and not left["incomplete_documents"]
+    assert len(_check_reader_view(lib, rows)) == N_DOCS  # nothing vanished, each shows one version
+    report = lib.ingest([revised])
+    assert not report.problems and len(report.replaced) + len(report.unchanged) == N_DOCS and report.unchanged
+    assert lib.collection().problems() == CLEAN
+    hits = lib.search(rows[0]["text"][:200], k=3)
+    assert hits[0].doc_id == rows[0]["id"]
+
+
+def test_repair_cleans_what_no_ingest_will_revisit(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
+    first, _, _ = corpus
+    _run_and_kill(tmp_path / "data", first, "after-chunks", 1)
+    lib = _library(tmp_path / "data", embedder)
+    registered = {s.doc_id for s in lib.sources()}
+    found = lib.collection().repair()
+    assert found["orphan_chunks"] > 0
+    assert lib.collection().problems() == CLEAN
+    assert {s.doc_id for s in lib.sources()} == registered
