@@ -31,9 +31,9 @@ LEXICAL_WEIGHT = 0.35
 COVERAGE_WEIGHT = 0.62
 ANSWER_THRESHOLD = 0.96
 # Sentences this close to the best one join the answer (a wider margin for list questions).
-MARGIN = 0.06
+MARGIN = 0.10
 LIST_MARGIN = 0.20
-MAX_SENTENCES = 2
+MAX_SENTENCES = 3
 MAX_LIST_SENTENCES = 9
 # A list answer starts from at most this many best sentences, then follows the enumeration.
 LIST_CORE = 6
