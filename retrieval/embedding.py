@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,10 @@ from retrieval.errors import RagbotError
 log = logging.getLogger(__name__)
 
 MAX_TOKENS = 256
+# The cache of recently embedded texts: at most RECENT_SIZE vectors (384 floats: 1.5 kB each),
+# filled only by calls of at most RECENT_MAX_CALL texts (questions and answer sentences, not ingests).
+RECENT_SIZE = 8192
+RECENT_MAX_CALL = 256
 ONNX_EXPORT_VERSION = 1
 
 
@@ -109,7 +114,13 @@ class TorchEmbedder:
         self.model_name = name
         self.identity = f"{model_key(name)}|fp32"
         self.dim = int(self.model.get_embedding_dimension() or 0)
-        tok = self.model.tokenizer.backend_tokenizer
+        # A copy of the fast tokenizer without the shipped padding/truncation to 128: chunking counts
+        # real tokens (padded counts made every sentence 128 tokens long, so every chunk one sentence).
+        from tokenizers import Tokenizer as HFTokenizer
+
+        tok = HFTokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
+        tok.no_truncation()
+        tok.no_padding()
         self.tokenizer = tok
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -128,6 +139,12 @@ def model_key(name: str) -> str:
     if path.exists() and path.resolve() == bundled_model_path().resolve():
         return "all-MiniLM-L6-v2"
     return name
+
+
+def embedder_identity(model: str | None, backend: str) -> str:
+    """The identity an embedder for these settings will have, without loading it (see `Embedder.identity`)."""
+    name, _ = resolve_model(model)
+    return f"{model_key(name)}|{'int8' if backend == 'onnx-int8' else 'fp32'}"
 
 
 def _export_dir(models_dir: Path, name: str) -> Path:
@@ -149,7 +166,14 @@ def export_onnx(model: str | None, models_dir: Path, quantize: bool = False) -> 
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = out / f".model-int8.{os.getpid()}.onnx"
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        log.info("quantizing %s to int8 (once)", fp32)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantizer warns on the root logger about optional pre-processing
+        try:
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
         os.replace(tmp, int8)
     return out
 
@@ -219,6 +243,9 @@ class OnnxEmbedder:
 
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: on a busy 2-core machine spinning burnt
+        # ~20% more CPU for no gain in wall time (bench/ingest.py, docs/performance.md).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = folder / ("model-int8.onnx" if int8 else "model.onnx")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.inputs: list[str] = meta["inputs"]
@@ -233,9 +260,40 @@ class OnnxEmbedder:
         self._encoder = _plain_tokenizer(folder / "tokenizer.json")
         self._encoder.enable_truncation(self.max_tokens)
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode texts in length-sorted batches; rows come back in input order."""
+        """Encode texts in length-sorted batches; rows come back in input order.
+
+        Small calls (questions, and the candidate sentences an answer is composed from) go through
+        a bounded cache of recent texts: the sentences of often-retrieved passages come back
+        question after question. fp32 vectors do not depend on batch composition, so a cached
+        vector is the one a fresh call would give.
+        """
+        if not texts or len(texts) > RECENT_MAX_CALL:
+            return self._embed(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        missing: list[int] = []
+        with self._recent_lock:
+            for i, text in enumerate(texts):
+                vec = self._recent.get(text)
+                if vec is None:
+                    missing.append(i)
+                else:
+                    self._recent.move_to_end(text)
+                    out[i] = vec
+        if missing:
+            fresh = self._embed([texts[i] for i in missing])
+            with self._recent_lock:
+                for i, vec in zip(missing, fresh, strict=True):
+                    out[i] = vec
+                    self._recent[texts[i]] = vec.copy()  # a copy: a row view would pin its whole batch
+                while len(self._recent) > RECENT_SIZE:
+                    self._recent.popitem(last=False)
+        return out
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out

@@ -1,0 +1,138 @@
+"""Benchmark 1 — ingest: `ragbot ingest` of SQuAD passages against the bare runtime encoding the same chunk texts.
+
+    .venv/bin/python bench/ingest.py                          # 500 passages, onnx + onnx-int8 + torch, 2 repeats
+    .venv/bin/python bench/ingest.py --passages 0 --backends onnx --repeats 1 --json bench/results/ingest.json
+
+For each backend and repeat, in the same run and interleaved (so machine load hits both):
+  * bare:   a fresh process loads the runtime, then encodes exactly the chunk texts ragbot
+            embeds (title header included), sorted by length, batch 32 (`bench/bare.py encode`;
+            for torch that is `SentenceTransformer.encode`). Its encode time excludes the load.
+  * ragbot: `ragbot ingest FILE --json` in a fresh process and data dir. "ingest" is the time
+            ragbot itself reports (open the store, load the model, load, chunk, embed, write);
+            "process" adds interpreter start and imports.
+Ratios are ragbot over bare (goal: ingest ≤ 1.15× bare encode). Throughput is passages/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    MODELS,
+    PY,
+    ROOT,
+    machine,
+    markdown_table,
+    median,
+    print_table,
+    ratio,
+    run_measured,
+    spread,
+    squad_passages,
+    write_json,
+)
+
+
+def chunk_texts(passages: list[dict[str, Any]], jsonl: Path) -> list[str]:
+    """The texts ragbot embeds for these passages, made with ragbot's own loader and chunker."""
+    from retrieval.chunking import chunk_document, indexed_text
+    from retrieval.embedding import load_embedder
+    from retrieval.loaders import load_sources
+    from retrieval.settings import Settings
+
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    tok = load_embedder(None, "onnx", MODELS).tokenizer
+    texts = []
+    for item in load_sources([str(jsonl)], 10**9):
+        if item.document:
+            d = item.document
+            texts += [indexed_text(d.title, c.text) for c in chunk_document(d, tok, s.chunk_tokens, s.chunk_overlap_tokens)]
+    return texts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--passages", type=int, default=500, help="first N SQuAD dev passages; 0 = all 2,067")
+    ap.add_argument("--backends", default="onnx,onnx-int8,torch")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--json", help="write results to this file")
+    args = ap.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    info = machine()
+
+    from retrieval.embedding import export_onnx
+
+    model_dir = export_onnx(None, MODELS, quantize="onnx-int8" in backends)
+    passages = squad_passages(args.passages or None)
+    work = Path(tempfile.mkdtemp(prefix="ragbot-bench-ingest-"))
+    try:
+        jsonl = work / "passages.jsonl"
+        jsonl.write_text("".join(json.dumps(p) + "\n" for p in passages))
+        texts = chunk_texts(passages, jsonl)
+        (work / "texts.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
+        print(f"{len(passages)} passages -> {len(texts)} chunks; backends {backends}; {args.repeats} repeat(s)\n")
+
+        raw: dict[str, dict[str, list[float]]] = {b: {"bare_encode": [], "bare_process": [], "bare_cpu": [], "bare_peak_mb": [], "ingest": [], "process": [], "cpu": [], "peak_mb": []} for b in backends}
+        for rep in range(args.repeats):
+            for b in backends:
+                order = ("bare", "ragbot") if rep % 2 == 0 else ("ragbot", "bare")
+                for what in order:
+                    if what == "bare":
+                        r = run_measured([PY, str(ROOT / "bench" / "bare.py"), "encode", "--backend", b, "--model-dir", str(model_dir), "--texts", str(work / "texts.jsonl")])
+                        if r.returncode:
+                            raise SystemExit(f"bare {b} failed: {r.stderr[-2000:]}")
+                        out = json.loads(r.stdout.strip().splitlines()[-1])
+                        raw[b]["bare_encode"].append(out["load_s"] + out["encode_s"])
+                        raw[b]["bare_process"].append(r.seconds)
+                        raw[b]["bare_cpu"].append(r.cpu_seconds)
+                        raw[b]["bare_peak_mb"].append(r.peak_mb)
+                    else:
+                        data = work / f"data-{b}-{rep}"
+                        env = {"RAGBOT_DATA_DIR": str(data), "RAGBOT_MODEL_CACHE_DIR": str(MODELS), "RAGBOT_EMBED_BACKEND": b}
+                        r = run_measured([PY, "-m", "bot.cli", "ingest", str(jsonl), "--json"], env=env, cwd=ROOT)
+                        if r.returncode:
+                            raise SystemExit(f"ragbot ingest ({b}) failed: {r.stderr[-2000:]}")
+                        rep_json = json.loads(r.stdout.strip().splitlines()[-1])
+                        raw[b]["ingest"].append(rep_json["seconds"])
+                        raw[b]["process"].append(r.seconds)
+                        raw[b]["cpu"].append(r.cpu_seconds)
+                        raw[b]["peak_mb"].append(r.peak_mb)
+                        shutil.rmtree(data, ignore_errors=True)
+                    print(f"  repeat {rep + 1} {b:9} {what:6} done", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    n = len(passages)
+    columns = ["backend", "bare load+encode s", "ragbot ingest s", "ingest / bare", "process / bare", "CPU s / bare",
+               "ragbot passages/s", "vs bare torch", "peak MB ragbot / bare"]
+    rows = []
+    torch_bare = median(raw["torch"]["bare_encode"]) if "torch" in raw else None
+    for b in backends:
+        d = raw[b]
+        be, ing = median(d["bare_encode"]), median(d["ingest"])
+        rows.append([
+            b, f"{be:.1f} ({spread(d['bare_encode'])})", f"{ing:.1f} ({spread(d['ingest'])})", ratio(ing, be),
+            ratio(median(d["process"]), median(d["bare_process"])), ratio(median(d["cpu"]), median(d["bare_cpu"])),
+            f"{n / ing:.1f}", ratio(torch_bare, ing) if torch_bare else "-", f"{median(d['peak_mb']):.0f} / {median(d['bare_peak_mb']):.0f}",
+        ])
+    notes = [
+        f"{n} passages, {len(texts)} chunks; medians of {args.repeats} interleaved repeat(s), (min–max) in brackets.",
+        "'vs bare torch' = ragbot ingest throughput over bare SentenceTransformer.encode throughput (goal ≥ 1.5× fp32, ≥ 2.4× int8).",
+        "process / bare and CPU s / bare compare whole processes (interpreter, imports, model load included); CPU time is the",
+        "steadier figure when other work shares the cores.",
+        f"load average at start {info['load_avg_at_start']}.",
+    ]
+    title = "Ingest: ragbot vs the bare runtime on the same chunk texts"
+    print_table(title, columns, rows, notes)
+    print(markdown_table(columns, rows))
+    write_json(args.json, {"benchmark": "ingest", "machine": info, "passages": n, "chunks": len(texts), "raw": raw,
+                           "columns": columns, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

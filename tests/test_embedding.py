@@ -1,0 +1,103 @@
+"""The ONNX embedder against sentence-transformers, embedder identities, and the mismatch guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.embedding import Embedder, TorchEmbedder, embedder_identity, load_embedder
+from retrieval.errors import RagbotError
+from retrieval.library import Library
+from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
+from retrieval.settings import Settings
+from tests.conftest import MODELS_DIR
+
+LONG = " ".join(
+    f"Sentence {i} of a long report mentions the Treaty of Westphalia, résumé-writing, 3.14159 and naïve café owners."
+    for i in range(40)
+)  # about 1,000 word pieces: far past the 256-token window, so truncation must agree too
+
+TEXTS = [
+    "Which NFL team represented the AFC at Super Bowl 50?",
+    "It was released in 1997.",
+    "",
+    "a",
+    "Ünïcödé, emoji 🚀, CJK 北京 and Cyrillic Москва in one line.",
+    "   leading and trailing spaces   ",
+    "URLs like https://example.org/a?b=c&d=e and e-mail x@y.z, numbers 1,234.56 and 10^9.",
+    "Line one\nline two\ttabbed",
+    "word " * 120,  # ~120 tokens, padded against the long ones in a batch
+    LONG,
+    LONG[::-1],
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> TorchEmbedder:
+    """sentence-transformers on PyTorch: the reference."""
+    return TorchEmbedder(None)
+
+
+def test_onnx_fp32_matches_sentence_transformers(embedder: Embedder, torch_embedder: TorchEmbedder) -> None:
+    """Same weights, same vectors: cosine > 0.9999 for every text, long ones (truncated at 256 tokens) included."""
+    assert embedder.tokenizer.encode_batch([LONG], add_special_tokens=False)[0].ids.__len__() > 256
+    onnx = embedder.embed(TEXTS)
+    ref = torch_embedder.embed(TEXTS)
+    assert onnx.shape == ref.shape == (len(TEXTS), 384)
+    cos = np.sum(onnx * ref, axis=1) / (np.linalg.norm(onnx, axis=1) * np.linalg.norm(ref, axis=1))
+    assert cos.min() > 0.9999, dict(zip(TEXTS, cos.round(6), strict=True))
+    np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+
+
+def test_onnx_fp32_does_not_depend_on_batch_composition(embedder: Embedder) -> None:
+    """A text's vector is the same alone and in a padded, length-sorted batch (rows come back in order)."""
+    together = embedder.embed(TEXTS)
+    alone = np.stack([embedder.embed([t])[0] for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_identity_is_known_without_loading(embedder: Embedder, torch_embedder: TorchEmbedder) -> None:
+    """The identity computed from settings is the loaded embedder's; fp32 ONNX and PyTorch share it, int8 does not."""
+    assert embedder_identity(None, "onnx") == embedder.identity == torch_embedder.identity == "all-MiniLM-L6-v2|fp32"
+    assert embedder_identity(None, "torch") == embedder.identity
+    assert embedder_identity(None, "onnx-int8") == "all-MiniLM-L6-v2|int8"
+
+
+def test_int8_library_opened_with_fp32_names_the_fix(settings: Settings) -> None:
+    """A library embedded with int8 refuses fp32 queries with a clear message instead of mixing vectors."""
+    int8_settings = settings.model_copy(update={"embed_backend": "onnx-int8"})
+    int8 = Library(int8_settings, embedder=load_embedder(None, "onnx-int8", MODELS_DIR))
+    assert int8.ingest_loaded(load_file(SAMPLE_ARTICLE, settings.max_file_bytes, doc_id=SAMPLE_DOC_ID)).added == [SAMPLE_DOC_ID]
+    assert int8.search("Who met Belousov?")
+
+    fp32 = Library(settings.model_copy(update={"embed_backend": "onnx"}))
+    for call in (lambda: fp32.search("Who met Belousov?"), lambda: fp32.ask("Who met Belousov?")):
+        with pytest.raises(RagbotError) as err:
+            call()
+        message = str(err.value)
+        assert "all-MiniLM-L6-v2|int8" in message and "all-MiniLM-L6-v2|fp32" in message
+        assert "RAGBOT_EMBED_BACKEND" in message
+
+
+def test_recent_texts_come_back_from_the_cache_unchanged(embedder: Embedder) -> None:
+    """Answer sentences embedded again are served from the bounded cache with the same vectors."""
+    from retrieval.embedding import RECENT_SIZE, OnnxEmbedder
+
+    assert isinstance(embedder, OnnxEmbedder)
+    texts = ["The cache holds this sentence.", "And this one, for a while."]
+    first = embedder.embed(texts)
+    assert all(t in embedder._recent for t in texts)
+    again = embedder.embed(texts[::-1])
+    np.testing.assert_array_equal(again, first[::-1])
+    np.testing.assert_allclose(embedder._embed(texts), first, atol=1e-6)
+    assert len(embedder._recent) <= RECENT_SIZE
+
+
+def test_torch_backend_counts_real_tokens(embedder: Embedder, torch_embedder: TorchEmbedder) -> None:
+    """Chunking sees the same token counts with either backend (no padding to 128, no truncation)."""
+    from retrieval.embedding import token_counts
+
+    texts = ["Hello world, this is short.", LONG]
+    assert token_counts(torch_embedder.tokenizer, texts) == token_counts(embedder.tokenizer, texts)
+    short, long = token_counts(embedder.tokenizer, texts)
+    assert short < 16 and long > 256
