@@ -34,8 +34,6 @@ ANSWER_THRESHOLD = 0.96
 MARGIN = 0.10
 LIST_MARGIN = 0.20
 MAX_SENTENCES = 3
-TITLE_IN_SENTENCE = True
-TITLE_IN_COVERAGE = True
 MAX_LIST_SENTENCES = 9
 # A list answer starts from at most this many best sentences, then follows the enumeration.
 LIST_CORE = 6
@@ -97,7 +95,7 @@ def score_sentences(
     if not spans:
         return []
     qv = embedder.embed([question])[0] if question_vector is None else question_vector
-    vecs = embedder.embed([f"{s.hit.title}: {s.quote}" if s.hit.title and TITLE_IN_SENTENCE else s.quote for s in spans])
+    vecs = embedder.embed([f"{s.hit.title}: {s.quote}" if s.hit.title else s.quote for s in spans])
     sims = vecs @ qv
     q_terms = set(question_terms(question))
     focus = list_focus(question)
@@ -108,7 +106,7 @@ def score_sentences(
     total = sum(idf(t) for t in q_terms) or 1.0
     out = []
     for span, sim in zip(spans, sims, strict=True):
-        s_terms = set(terms(span.quote)) | (set(terms(span.hit.title)) if TITLE_IN_COVERAGE else set())
+        s_terms = set(terms(span.quote)) | set(terms(span.hit.title))
         coverage = sum(idf(t) for t in q_terms & s_terms) / total
         out.append(Scored(Span(span.hit, span.start, span.end, round(float(sim), 4)), float(sim), coverage))
     return sorted(out, key=lambda s: -s.score)
