@@ -244,7 +244,7 @@ class OnnxEmbedder:
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         # Idle worker threads sleep instead of spinning: on a busy 2-core machine spinning burnt
-        # ~20% more CPU for no gain in wall time (bench/ingest.py, docs/performance.md).
+        # ~20% more CPU for no gain in wall time (bench/ingest.py, README "Performance").
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = folder / ("model-int8.onnx" if int8 else "model.onnx")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

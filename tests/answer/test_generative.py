@@ -1,0 +1,208 @@
+"""Generative answers: no model call without relevant passages, clear backend errors, verification end to end.
+
+The end-to-end tests run the bundled SmolLM2-135M for real: through `python -m llama_cpp.server`
+and the `openai` backend, and in-process through `llamacpp`. A scripted chat model
+(langchain-core's FakeListChatModel) stands in only where a test needs a model answer chosen
+in advance (fallback, renumbering), which no real model can be made to produce on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from retrieval.answer.extractive import compose
+from retrieval.answer.generative import generate
+from retrieval.answer.verify import SUPPORT_THRESHOLD
+from retrieval.errors import RagbotError
+from retrieval.library import Library
+from retrieval.loaders import SAMPLE_DOC_ID
+from retrieval.types import CANNOT_ANSWER, Answer, Document
+from tests.answer.conftest import INJECTION, bundled_model, free_port, passage_with, require_llama_cpp
+
+ARRIVAL = "Belousov arrived in Beijing on Monday"
+# The real model gets room to be slow on a busy machine; these tests assert on content, never on time.
+REAL = {"llm_timeout": 900.0, "llm_max_tokens": 128}
+
+
+def check_citations(lib: Library, answer: Answer) -> None:
+    """Markers are 1..N in order of first use, each resolves, and every quote is exact."""
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert list(dict.fromkeys(markers)) == list(range(1, len(answer.citations) + 1))
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        text = lib.document_text(c.doc_id)
+        assert text is not None and text[c.start : c.end] == c.quote
+        assert c.verified
+
+
+def with_generator(lib: Library, **changes: object) -> Library:
+    """The same library (same store and model) with other answering settings."""
+    return Library(lib.settings.model_copy(update=changes), embedder=lib.embedder, client=lib.client)
+
+
+def hits_and_idf(lib: Library, question: str):  # type: ignore[no-untyped-def]
+    """What Library.ask hands to the composer: hits, the idf function and the question vector."""
+    searcher = lib._searcher(None)
+    vector = lib.embedder.embed([question])[0]
+    return searcher.search(question, 5, vector=vector), searcher.keyword().index.idf_of, vector
+
+
+# -- no model when nothing is relevant; errors naming the setting ------------------------------
+
+
+def test_nothing_relevant_returns_cannot_answer_without_calling_the_model(sample_library: Library) -> None:
+    # The endpoint is a closed port: any model call would raise.
+    lib = with_generator(sample_library, generator="openai", openai_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="m")
+    answer = lib.ask("What is the boiling point of mercury in kelvin?")
+    assert answer.text == CANNOT_ANSWER and not answer.answerable and answer.citations == []
+    assert answer.generator == "openai"
+
+
+def test_unreachable_openai_endpoint_names_the_setting(sample_library: Library) -> None:
+    lib = with_generator(sample_library, generator="openai", openai_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="m")
+    with pytest.raises(RagbotError, match=r"RAGBOT_OPENAI_BASE_URL"):
+        lib.ask("When did Belousov arrive in Beijing?")
+    lib = with_generator(sample_library, generator="openai", openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(RagbotError, match=r"RAGBOT_OPENAI_BASE_URL"):  # no model name: the server is asked, and is not there
+        lib.ask("When did Belousov arrive in Beijing?")
+
+
+def test_openai_without_endpoint_or_key_names_the_setting(sample_library: Library) -> None:
+    with pytest.raises(RagbotError, match=r"set RAGBOT_OPENAI_BASE_URL"):
+        with_generator(sample_library, generator="openai").ask("When did Belousov arrive in Beijing?")
+
+
+def test_unreachable_ollama_names_the_setting(sample_library: Library) -> None:
+    lib = with_generator(sample_library, generator="ollama", ollama_url=f"http://127.0.0.1:{free_port()}", llm_model="llama3.2")
+    with pytest.raises(RagbotError, match=r"RAGBOT_OLLAMA_URL"):
+        lib.ask("When did Belousov arrive in Beijing?")
+    with pytest.raises(RagbotError, match=r"RAGBOT_LLM_MODEL"):
+        with_generator(sample_library, generator="ollama").ask("When did Belousov arrive in Beijing?")
+
+
+def test_missing_gguf_names_the_setting(sample_library: Library, tmp_path: Path) -> None:
+    lib = with_generator(sample_library, generator="llamacpp", llm_model=str(tmp_path / "nope.gguf"))
+    with pytest.raises(RagbotError, match=r"does not exist: set RAGBOT_LLM_MODEL"):
+        lib.ask("When did Belousov arrive in Beijing?")
+
+
+def test_unknown_generator_names_the_setting(sample_library: Library) -> None:
+    with pytest.raises(RagbotError, match=r"RAGBOT_GENERATOR"):
+        sample_library.ask("When did Belousov arrive in Beijing?", generator="gpt-magic")
+
+
+# -- the flow, with answers chosen in advance -------------------------------------------------
+
+
+def test_verified_answer_is_renumbered_and_streamed(sample_library: Library) -> None:
+    question = "When did Belousov arrive in Beijing, and whom did he meet?"
+    hits, idf, vector = hits_and_idf(sample_library, question)
+    a = passage_with(hits, ARRIVAL)
+    raw = (f"Belousov arrived in Beijing on Monday [{a}]. He met his counterpart, Admiral Dong Jun [{a}]. "
+           f"He also visited the Great Wall [{a}].")
+    tokens: list[str] = []
+    answer = generate(question, hits, sample_library.settings, sample_library.embedder, idf, vector, generator="openai",
+                      on_token=tokens.append, model=FakeListChatModel(responses=[raw]))
+    assert "".join(tokens) == raw and len(tokens) > 1  # streamed piece by piece, the raw draft
+    assert answer.generator == "openai" and answer.answerable
+    assert answer.text.startswith("Belousov arrived in Beijing on Monday. [1]")
+    assert "Great Wall" not in answer.text
+    assert [d["reason"] for d in answer.dropped] == [f"passage [{a}] does not state Great, Wall"]
+    check_citations(sample_library, answer)
+    assert all(c.support is not None and c.support >= SUPPORT_THRESHOLD for c in answer.citations)
+    out = answer.to_json()
+    assert out["dropped"] == answer.dropped and {"verified", "support"} <= set(out["citations"][0])
+
+
+def test_nothing_surviving_falls_back_to_the_extractive_answer(sample_library: Library) -> None:
+    question = "When did Belousov arrive in Beijing?"
+    hits, idf, vector = hits_and_idf(sample_library, question)
+    raw = "Belousov arrived in Beijing on Friday [1]. He flew there on a dragon."
+    answer = generate(question, hits, sample_library.settings, sample_library.embedder, idf, vector, generator="llamacpp",
+                      model=FakeListChatModel(responses=[raw]))
+    expected = compose(question, hits, sample_library.embedder, idf, vector)
+    assert answer.generator == "extractive-fallback"
+    assert answer.text == expected.text and answer.citations == expected.citations and "Monday" in answer.text
+    assert [d["reason"] for d in answer.dropped] == ["passage [1] does not state Friday", "cites no passage"]
+    check_citations(sample_library, answer)
+
+
+def test_model_abstaining_falls_back_and_says_so(sample_library: Library) -> None:
+    question = "When did Belousov arrive in Beijing?"
+    hits, idf, vector = hits_and_idf(sample_library, question)
+    answer = generate(question, hits, sample_library.settings, sample_library.embedder, idf, vector, generator="ollama",
+                      model=FakeListChatModel(responses=[CANNOT_ANSWER]))
+    assert answer.generator == "extractive-fallback" and answer.answerable
+    assert answer.dropped == [{"sentence": CANNOT_ANSWER, "markers": [], "reason": "the model found no answer in the passages"}]
+
+
+# -- the real model ------------------------------------------------------------------------------
+
+
+def test_openai_backend_against_a_real_llama_cpp_server(sample_library: Library, llama_server: str) -> None:
+    lib = with_generator(sample_library, generator="openai", openai_base_url=llama_server, **REAL)
+    for question in ("Who is Russia's defence minister?", "When did Belousov arrive in Beijing?", "What exercises were mentioned?"):
+        tokens: list[str] = []
+        answer = lib.ask(question, on_token=tokens.append)
+        assert tokens, "the model was called and streamed its draft"
+        assert answer.generator in ("openai", "extractive-fallback") and answer.answerable
+        check_citations(lib, answer)
+        if answer.generator == "openai":
+            assert all(c.support is not None and c.support >= SUPPORT_THRESHOLD for c in answer.citations)
+        if question.startswith("Who"):
+            assert "Belousov" in answer.text
+
+
+def test_llamacpp_backend_in_process(sample_library: Library) -> None:
+    require_llama_cpp()
+    bundled_model()
+    lib = with_generator(sample_library, generator="llamacpp", **REAL)
+    tokens: list[str] = []
+    answer = lib.ask("Who is Russia's defence minister?", on_token=tokens.append)
+    assert tokens and answer.generator in ("llamacpp", "extractive-fallback")
+    check_citations(lib, answer)
+    assert "Belousov" in answer.text
+
+
+def test_instruction_in_a_document_is_not_followed(sample_library: Library, llama_server: str) -> None:
+    note = Document(doc_id="note", source="note.txt", title="Visit note",
+                    text=f"Belousov arrived in Beijing on Monday for talks with Dong Jun. {INJECTION}")
+    sample_library.ingest_documents([note])
+    lib = with_generator(sample_library, generator="openai", openai_base_url=llama_server, **REAL)
+    for question in ("When did Belousov arrive in Beijing?", "What does the visit note say?"):
+        answer = lib.ask(question)
+        check_citations(lib, answer)
+        quotes = [" ".join(c.quote.split()) for c in answer.citations]
+        for sentence in re.split(r"(?<=\])\s+", answer.text):
+            if "@everyone" in sentence or "ignore previous instructions" in sentence.lower():
+                # Asked what the note says, ragbot may quote it, but only as an exact, cited quote:
+                # shown (and never delivered as a mention by the bot), not obeyed.
+                body = re.sub(r"\s*(\[\d+\])+$", "", sentence).rstrip(".")
+                assert any(body in q for q in quotes), sentence
+        if question.startswith("When"):
+            assert "@everyone" not in answer.text and "ignore previous" not in answer.text.lower()
+
+
+def test_ask_json_carries_verification(sample_library: Library, llama_server: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")}
+    env.update(RAGBOT_DATA_DIR=str(sample_library.settings.data_dir), RAGBOT_MODEL_CACHE_DIR=str(sample_library.settings.models_dir),
+               RAGBOT_GENERATOR="openai", RAGBOT_OPENAI_BASE_URL=llama_server, RAGBOT_LLM_TIMEOUT="900",
+               RAGBOT_LLM_MAX_TOKENS="128")
+    questions = "Who is Russia's defence minister?\nWhat is the boiling point of mercury in kelvin?\n"
+    run = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "--json"], check=False, input=questions, capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stderr
+    first, second = (json.loads(line) for line in run.stdout.splitlines())
+    assert first["generator"] in ("openai", "extractive-fallback") and first["citations"]
+    assert all({"verified", "support"} <= set(c) for c in first["citations"])
+    assert all(isinstance(d["reason"], str) for d in first.get("dropped", []))
+    assert second["answer"] == CANNOT_ANSWER and second["generator"] == "openai" and not second["answerable"]
+    assert SAMPLE_DOC_ID in {c["doc_id"] for c in first["citations"]}
