@@ -18,8 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import tempfile
-from pathlib import Path
 
 from _common import (
     MODELS,
@@ -34,7 +32,7 @@ from _common import (
     spread,
     write_json,
 )
-from questions import build_library
+from questions import library_dir
 
 QUESTION = "Which NFL team represented the AFC at Super Bowl 50?"
 
@@ -47,14 +45,7 @@ def main() -> None:
     ap.add_argument("--json", help="write results to this file")
     args = ap.parse_args()
     info = machine()
-    os.environ.setdefault("RAGBOT_MODEL_CACHE_DIR", str(MODELS))
-    tmp = None
-    if args.data_dir:
-        data_dir = Path(args.data_dir)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="ragbot-bench-cold-"))
-        data_dir = tmp / "data"
-        build_library(data_dir, args.passages)
+    data_dir, tmp = library_dir(args.data_dir, args.passages, "cold")
     try:
         from retrieval.embedding import export_onnx
         from retrieval.settings import Settings

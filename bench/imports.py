@@ -13,14 +13,11 @@ must not import torch once the ONNX file exists.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import tempfile
-from pathlib import Path
 
-from _common import MODELS, PY, ROOT, machine, markdown_table, median, print_table, run_measured, spread, write_json
-from questions import build_library
+from _common import PY, ROOT, machine, markdown_table, median, print_table, run_measured, spread, write_json
+from questions import library_dir
 
 HEAVY = ("torch", "sentence_transformers", "transformers", "onnxruntime", "chromadb", "tokenizers", "numpy", "scipy")
 
@@ -44,14 +41,7 @@ def main() -> None:
     ap.add_argument("--json", help="write results to this file")
     args = ap.parse_args()
     info = machine()
-    os.environ.setdefault("RAGBOT_MODEL_CACHE_DIR", str(MODELS))
-    tmp = None
-    if args.data_dir:
-        data_dir = Path(args.data_dir)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="ragbot-bench-imports-"))
-        data_dir = tmp / "data"
-        build_library(data_dir, args.passages)
+    data_dir, tmp = library_dir(args.data_dir, args.passages, "imports")
     env = {"RAGBOT_DATA_DIR": str(data_dir)}
     q = "Which NFL team represented the AFC at Super Bowl 50?"
     commands = {

@@ -53,6 +53,16 @@ def build_library(data_dir: Path, n: int) -> None:
     print(f"built a library of {n or 'all'} passages: {r.stdout.strip()}")
 
 
+def library_dir(data_dir: str | None, passages: int, name: str) -> tuple[Path, Path | None]:
+    """The given data dir, or a library of `passages` SQuAD passages built in a temp dir (returned to remove)."""
+    os.environ.setdefault("RAGBOT_MODEL_CACHE_DIR", str(MODELS))
+    if data_dir:
+        return Path(data_dir), None
+    tmp = Path(tempfile.mkdtemp(prefix=f"ragbot-bench-{name}-"))
+    build_library(tmp / "data", passages)
+    return tmp / "data", tmp
+
+
 def cli_gaps(command: str, questions: list[str]) -> list[float]:
     """Per-question seconds of `ragbot COMMAND --json` in batch mode, from gaps between output lines."""
     proc = subprocess.Popen([PY, "-m", "bot.cli", command, "--json"], cwd=ROOT, text=True, stdin=subprocess.PIPE,
@@ -75,14 +85,7 @@ def main() -> None:
     ap.add_argument("--json", help="write results to this file")
     args = ap.parse_args()
     info = machine()
-    os.environ.setdefault("RAGBOT_MODEL_CACHE_DIR", str(MODELS))
-    tmp = None
-    if args.data_dir:
-        data_dir = Path(args.data_dir)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="ragbot-bench-questions-"))
-        data_dir = tmp / "data"
-        build_library(data_dir, args.passages)
+    data_dir, tmp = library_dir(args.data_dir, args.passages, "questions")
     os.environ["RAGBOT_DATA_DIR"] = str(data_dir)
     try:
         result = measure(args, data_dir, info)
