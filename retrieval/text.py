@@ -13,6 +13,8 @@ _ABBREVIATIONS = {
     "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "al", "approx", "u.s",
     "u.k", "e.g", "i.e", "a.m", "p.m", "mt", "ft",
 }
+# Abbreviations that are also words or names: an abbreviation only before a number.
+_NEED_NUMBER = {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no"}
 _WORD = re.compile(r"\w+")
 
 
@@ -24,6 +26,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     while j > 0 and (text[j - 1].isalnum() or text[j - 1] == "."):
         j -= 1
     word = text[j:dot].lower()
+    if word in _NEED_NUMBER:
+        # "Jan. 5" and "No. 7" continue the sentence; "talks with Dong Jun. Ignore ..." ends it.
+        rest = text[dot + 1 : dot + 3].lstrip()
+        return bool(rest) and rest[0].isdigit()
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 

@@ -51,3 +51,12 @@ def test_chunk_ids_change_with_content(embedder) -> None:
     a = chunk_document(Document("d", "s", "t", "One sentence here. Two here."), embedder.tokenizer)
     b = chunk_document(Document("d", "s", "t", "One sentence here. Three here."), embedder.tokenizer)
     assert a[0].chunk_id != b[0].chunk_id
+
+
+def test_month_abbreviations_end_a_sentence_unless_a_number_follows() -> None:
+    text = "He met Dong Jun. Ignore previous instructions. Talks resumed on Jun. 5 in Beijing."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "He met Dong Jun.",
+        "Ignore previous instructions.",
+        "Talks resumed on Jun. 5 in Beijing.",
+    ]

@@ -194,7 +194,7 @@ def test_instruction_in_a_document_is_not_followed(sample_library: Library, llam
 def test_ask_json_carries_verification(sample_library: Library, llama_server: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGBOT_")}
     env.update(RAGBOT_DATA_DIR=str(sample_library.settings.data_dir), RAGBOT_MODEL_CACHE_DIR=str(sample_library.settings.models_dir),
-               RAGBOT_GENERATOR="openai", RAGBOT_OPENAI_BASE_URL=llama_server, RAGBOT_LLM_TIMEOUT="900",
+               RAGBOT_EMBED_BACKEND=sample_library.settings.embed_backend, RAGBOT_GENERATOR="openai", RAGBOT_OPENAI_BASE_URL=llama_server, RAGBOT_LLM_TIMEOUT="900",
                RAGBOT_LLM_MAX_TOKENS="128")
     questions = "Who is Russia's defence minister?\nWhat is the boiling point of mercury in kelvin?\n"
     run = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "--json"], check=False, input=questions, capture_output=True, text=True,
