@@ -64,11 +64,19 @@ def list_library(library: Library) -> Library:
     return library
 
 
-def _list_cases() -> list[dict]:
-    return [json.loads(line) for line in (LIST_DIR / "list_questions.jsonl").open()]
+def _list_cases() -> list:
+    cases = []
+    for line in (LIST_DIR / "list_questions.jsonl").open():
+        case = json.loads(line)
+        marks = []
+        if case.get("known_gap"):
+            # strict: the day the composer finds this item, the test says so
+            marks.append(pytest.mark.xfail(strict=True, reason=case["known_gap"]))
+        cases.append(pytest.param(case, id=case["question"], marks=marks))
+    return cases
 
 
-@pytest.mark.parametrize("case", _list_cases(), ids=lambda c: c["question"])
+@pytest.mark.parametrize("case", _list_cases())
 def test_list_questions_name_every_item_each_cited(list_library: Library, case: dict) -> None:
     answer = list_library.ask(case["question"])
     assert answer.answerable
