@@ -293,7 +293,7 @@ class Library:
         t1 = time.perf_counter()
         hits = searcher.search(query, k or self.settings.k, filters, vector=vector)
         t2 = time.perf_counter()
-        idf = searcher.keyword().index.idf_of
+        idf = searcher.idf()  # the snapshot this search used
         if generator == "extractive":
             answer = compose(query, hits, self.embedder, idf, vector)
             answer.question = question

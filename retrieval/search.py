@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,10 @@ class Searcher:
                 if self.cache:
                     self.cache.save(self._snapshot)
             return self._snapshot
+
+    def idf(self) -> Callable[[str], float]:
+        """Term idf from the snapshot the last search used, without reading the version again."""
+        return (self._snapshot or self.keyword()).index.idf_of
 
     def coverage(self, snap: KeywordSnapshot, query: str, row: int) -> float:
         """Share of the query's idf mass whose terms appear in the indexed text of `row`."""
