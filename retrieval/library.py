@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.chunking import chunk_document
+from retrieval.chunking import chunk_document, indexed_text
 from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
 from retrieval.embedding import Embedder, embedder_identity, load_embedder
 from retrieval.errors import RagbotError
@@ -213,8 +213,6 @@ class Library:
             todo.append(doc)
         tokenizer = self.embedder.tokenizer
         chunked = [(d, chunk_document(d, tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)) for d in todo]
-        from retrieval.chunking import indexed_text
-
         texts = [indexed_text(d.title, c.text) for d, chunks in chunked for c in chunks]
         vectors = self._embed_in_slices(texts, on_embedded) if texts else None
         at = 0
