@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -102,17 +102,11 @@ class BM25Index:
             out[self.posting_rows[a:b]] += times * self.posting_weights[a:b]  # a row occurs once per term
         return out
 
-    def top(self, query: str, n: int) -> list[tuple[int, float]]:
-        """The n best (row, score) pairs with a positive score."""
-        s = self.scores(query)
-        if not len(s):
-            return []
-        n = min(n, len(s))
-        idx = np.argpartition(-s, n - 1)[:n]
-        idx = idx[np.argsort(-s[idx], kind="stable")]
-        return [(int(i), float(s[i])) for i in idx if s[i] > 0]
-
     def __len__(self) -> int:
         return self.size
 
 
+def coverage(question_terms: set[str], found: set[str], idf: Callable[[str], float]) -> float:
+    """Share of the question terms' idf mass that `found` contains (0 for a question without terms)."""
+    total = sum(idf(t) for t in question_terms)
+    return sum(idf(t) for t in question_terms & found) / total if total else 0.0

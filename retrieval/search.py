@@ -12,7 +12,7 @@ import numpy as np
 from retrieval.chunking import indexed_text
 from retrieval.embedding import Embedder
 from retrieval.errors import RagbotError
-from retrieval.keyword import BM25Index, question_terms, terms
+from retrieval.keyword import BM25Index, coverage, question_terms, terms
 from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection
 from retrieval.types import Hit
@@ -112,11 +112,7 @@ class Searcher:
 
     def coverage(self, snap: KeywordSnapshot, query: str, row: int) -> float:
         """Share of the query's idf mass whose terms appear in the indexed text of `row`."""
-        q = set(question_terms(query))
-        total = sum(snap.index.idf_of(t) for t in q)
-        if not total:
-            return 0.0
-        return sum(snap.index.idf_of(t) for t in q & snap.terms[row]) / total
+        return coverage(set(question_terms(query)), snap.terms[row], snap.index.idf_of)
 
     def search(self, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         """The k best chunks for the query; searched again if the collection changed meanwhile.

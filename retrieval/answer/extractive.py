@@ -10,7 +10,7 @@ import numpy as np
 
 from retrieval.answer.citations import Span, number, span_in_hit
 from retrieval.embedding import Embedder
-from retrieval.keyword import question_terms, terms
+from retrieval.keyword import coverage, question_terms, terms
 from retrieval.text import sentence_spans
 from retrieval.types import CANNOT_ANSWER, Answer, Hit
 
@@ -103,22 +103,17 @@ def score_sentences(
         # Items of a list rarely repeat the name of their kind ("yoga", not "treatment"), while
         # sentences about the list as a whole do: the kind's name is no evidence for an item.
         q_terms -= set(terms(focus))
-    total = sum(idf(t) for t in q_terms) or 1.0
     out = []
     for span, sim in zip(spans, sims, strict=True):
-        s_terms = set(terms(span.quote)) | set(terms(span.hit.title))
-        coverage = sum(idf(t) for t in q_terms & s_terms) / total
-        out.append(Scored(Span(span.hit, span.start, span.end, round(float(sim), 4)), float(sim), coverage))
+        found = set(terms(span.quote)) | set(terms(span.hit.title))
+        out.append(Scored(Span(span.hit, span.start, span.end, round(float(sim), 4)), float(sim), coverage(q_terms, found, idf)))
     return sorted(out, key=lambda s: -s.score)
 
 
 def retrieval_coverage(question: str, hits: Sequence[Hit], idf: Callable[[str], float]) -> float:
     """The largest share of the question's idf mass found in one retrieved passage and its title."""
     q_terms = set(question_terms(question))
-    total = sum(idf(t) for t in q_terms)
-    if not total or not hits:
-        return 0.0
-    return max(sum(idf(t) for t in q_terms & (set(terms(h.text)) | set(terms(h.title)))) / total for h in hits)
+    return max((coverage(q_terms, set(terms(h.text)) | set(terms(h.title)), idf) for h in hits), default=0.0)
 
 
 def confidence(scored: Sequence[Scored], coverage: float) -> float:
