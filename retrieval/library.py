@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.chunking import chunk_document, indexed_text
+from retrieval import sentences
+from retrieval.chunking import chunk_document
 from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
 from retrieval.embedding import Embedder, embedder_identity, load_embedder
 from retrieval.errors import RagbotError
@@ -213,8 +214,10 @@ class Library:
             todo.append(doc)
         tokenizer = self.embedder.tokenizer
         chunked = [(d, chunk_document(d, tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)) for d in todo]
-        texts = [indexed_text(d.title, c.text) for d, chunks in chunked for c in chunks]
-        vectors = self._embed_in_slices(texts, on_embedded) if texts else None
+        pairs = [(d.title, c.text) for d, chunks in chunked for c in chunks]
+        vectors, sentence_vectors = self._embed_in_slices(pairs, on_embedded) if pairs else (None, [])
+        chunk_ids = [c.chunk_id for _, chunks in chunked for c in chunks]
+        chunk_extra = {cid: sentences.metadata(v) for cid, v in zip(chunk_ids, sentence_vectors, strict=True)}
         at = 0
         writes = []
         for doc, chunks in chunked:
@@ -226,22 +229,33 @@ class Library:
             writes.append((doc, chunks, [c.text for c in chunks], vectors[at : at + len(chunks)]))
             at += len(chunks)
         # one set of Chroma calls per batch, not per document
-        col.write_documents(writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes})
+        col.write_documents(
+            writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, chunk_extra=chunk_extra
+        )
         for doc, chunks, _, _ in writes:
             report.chunks += len(chunks)
             (report.replaced if doc.doc_id in known else report.added).append(doc.doc_id)
         return len(latest)
 
-    def _embed_in_slices(self, texts: list[str], on_embedded: Callable[[float], None] | None, size: int = 512) -> np.ndarray:
-        """Embed texts shortest first in slices of `size`, reporting the share done after each slice."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+    def _embed_in_slices(
+        self, chunks: list[tuple[str, str]], on_embedded: Callable[[float], None] | None, size: int = 512
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embed (title, text) chunks shortest first in slices of `size`, reporting the share done after each.
+
+        Returns the chunk vectors and, from the same forward passes, each chunk's sentence vectors.
+        """
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i][0]) + len(chunks[i][1]))
+        vectors = np.zeros((len(chunks), self.embedder.dim), dtype=np.float32)
+        per_sentence: list[np.ndarray] = [np.zeros((0, self.embedder.dim), dtype=np.float32)] * len(chunks)
         for lo in range(0, len(order), size):
             idx = order[lo : lo + size]
-            vectors[idx] = self.embedder.embed([texts[i] for i in idx])
+            vecs, parts = sentences.embed_chunks(self.embedder, [chunks[i][0] for i in idx], [chunks[i][1] for i in idx])
+            vectors[idx] = vecs
+            for i, part in zip(idx, parts, strict=True):
+                per_sentence[i] = part
             if on_embedded:
                 on_embedded(min(1.0, (lo + size) / len(order)))
-        return vectors
+        return vectors, per_sentence
 
     # -- questions ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
@@ -293,12 +307,15 @@ class Library:
         t2 = time.perf_counter()
         idf = searcher.idf()  # the snapshot this search used
         if generator == "extractive":
-            answer = compose(query, hits, self.embedder, idf, vector)
+            answer = compose(query, hits, self.embedder, idf, vector, searcher.sentence_vectors)
             answer.question = question
         else:
             from retrieval.answer.generative import generate
 
-            answer = generate(query, hits, self.settings, self.embedder, idf, vector, generator=generator, on_token=on_token)
+            answer = generate(
+                query, hits, self.settings, self.embedder, idf, vector, generator=generator, on_token=on_token,
+                stored=searcher.sentence_vectors,
+            )
             answer.question = question
         t3 = time.perf_counter()
         answer.timings_ms = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "compose": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}

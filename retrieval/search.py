@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval import sentences
 from retrieval.chunking import indexed_text
 from retrieval.embedding import Embedder
 from retrieval.errors import RagbotError
@@ -16,6 +17,7 @@ from retrieval.keyword import BM25Index, coverage, question_terms, terms
 from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection
 from retrieval.types import Hit
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -57,6 +59,7 @@ class KeywordSnapshot:
     metas: list[dict[str, Any]]
     row_of: dict[str, int]
     terms: list[frozenset[str]]
+    sentences: list[np.ndarray | None]  # each row's stored sentence vectors (float16), see retrieval/sentences.py
 
 
 # Query-adaptive fusion (fitted in README "Retrieval quality"): the dense weight falls linearly
@@ -98,13 +101,26 @@ class Searcher:
                 # One complete version per document, even while another process re-ingests it.
                 ids, texts, metas = self.collection.keep_current(*self.collection.all_chunks())
                 indexed = [indexed_text(str(m.get("title", "")), t) for t, m in zip(texts, metas, strict=True)]
+                stored = [sentences.decode(m, self.embedder.dim) for m in metas]
+                for m in metas:  # the vectors live in `stored`; metas stay small
+                    m.pop(sentences.KEY, None)
+                    m.pop(sentences.FORMAT_KEY, None)
                 self._snapshot = KeywordSnapshot(
                     version, BM25Index(indexed), ids, texts, metas, {c: i for i, c in enumerate(ids)},
-                    [frozenset(terms(t)) for t in indexed],
+                    [frozenset(terms(t)) for t in indexed], stored,
                 )
                 if self.cache:
                     self.cache.save(self._snapshot)
             return self._snapshot
+
+    def sentence_vectors(self, hit: Hit) -> np.ndarray | None:
+        """The hit's stored sentence vectors (one row per sentence of its text), if the snapshot has them."""
+        snap = self._snapshot
+        row = snap.row_of.get(hit.chunk_id) if snap else None
+        if snap is None or row is None or snap.texts[row] != hit.text:
+            return None
+        vecs = snap.sentences[row]
+        return None if vecs is None else vecs.astype(np.float32)
 
     def idf(self) -> Callable[[str], float]:
         """Term idf from the snapshot the last search used, without reading the version again."""
@@ -134,18 +150,18 @@ class Searcher:
             return []
         pool = max(POOL, 4 * k)
         vec = self.embedder.embed([query])[0] if vector is None else vector
-        dense = self.collection.query(vec, pool if not filters else min(len(snap.ids), pool * 4))
-        dense = [d for d in dense if d[0] in snap.row_of and filters.allows(d[2])][:pool]
+        nearest = self.collection.nearest(vec, pool if not filters else min(len(snap.ids), pool * 4))
+        dense = [(cid, sim) for cid, sim in nearest if cid in snap.row_of and filters.allows(snap.metas[snap.row_of[cid]])][:pool]
         bm25 = snap.index.scores(query)
         if filters:
             allowed = np.array([filters.allows(m) for m in snap.metas], dtype=bool)
             bm25 = np.where(allowed, bm25, 0.0)
         kw_rows = [int(r) for r in np.argsort(-bm25, kind="stable")[:pool] if bm25[r] > 0]
 
-        sims = {cid: sim for cid, _, _, sim in dense}
+        sims = dict(dense)
         missing = [snap.ids[r] for r in kw_rows if snap.ids[r] not in sims]
-        for cid, (_, _, v) in self.collection.get_chunks(missing, embeddings=True).items():
-            sims[cid] = float(np.dot(v, vec)) if v is not None else 0.0
+        for cid, v in self.collection.vectors(missing).items():
+            sims[cid] = float(np.dot(v, vec))
         candidates = [cid for cid in sims if cid in snap.row_of]
         if not candidates:
             return []
@@ -153,7 +169,7 @@ class Searcher:
         d = np.array([sims[c] for c in candidates])
         b = bm25[rows]
         w = dense_weight(self.coverage(snap, query, kw_rows[0])) if kw_rows else 1.0
-        fused = w * _normalise(d, np.array([x[3] for x in dense])) + (1 - w) * _normalise(b, bm25[kw_rows])
+        fused = w * _normalise(d, np.array([x[1] for x in dense])) + (1 - w) * _normalise(b, bm25[kw_rows])
         order = np.lexsort((np.array(candidates), -fused))[:k]
         return [self._hit(snap, candidates[i], rank, float(fused[i]), float(d[i]), float(b[i])) for rank, i in enumerate(order, start=1)]
 

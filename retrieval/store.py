@@ -160,8 +160,11 @@ class Collection:
         self,
         items: Sequence[tuple[Document, Sequence[Chunk], Sequence[str], np.ndarray]],
         registry_extra: Mapping[str, Mapping[str, Any]] | None = None,
+        chunk_extra: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Write several documents at once: new chunks, then the registry, then retire old versions.
+
+        `registry_extra` adds metadata per document, `chunk_extra` per chunk (its sentence vectors).
 
         The same steps as one document at a time, but a handful of Chroma calls per batch instead
         of five per document (each Chroma write is its own SQLite transaction).
@@ -186,6 +189,7 @@ class Collection:
                     "ordinal": c.ordinal,
                     "version": version,
                     "published": doc.published or "",
+                    **(chunk_extra or {}).get(c.chunk_id, {}),
                 }
                 for c in chunks
             ]
@@ -381,6 +385,24 @@ class Collection:
             for i, t, m, d in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
             if m is not None and t is not None  # deleted by another writer while the query ran
         ]
+
+    def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """Nearest chunk ids by cosine with their similarity, nothing else read (the searcher has the rows)."""
+        total = self.count()
+        if total == 0:
+            return []
+        res = self.chunks.query(query_embeddings=[vector], n_results=min(n, total), include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored chunk vectors by id (ids deleted meanwhile are absent)."""
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["embeddings"])
+        vecs = got.get("embeddings")
+        if vecs is None:
+            return {}
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], vecs, strict=True) if v is not None}
 
     def get_chunks(self, ids: Sequence[str], embeddings: bool = False) -> dict[str, tuple[str, dict[str, Any], np.ndarray | None]]:
         """Chunks by id: text, metadata and (optionally) vector."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -91,11 +91,19 @@ class LibraryCog(commands.Cog, name="Library"):
             await interaction.followup.send(embed=pages[0], view=view, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="ingest")
-    @app_commands.describe(file="A .txt, .md, .html or .jsonl file to add", url="A web page to add")
+    @app_commands.describe(
+        file="A .txt, .md, .html or .jsonl file to add",
+        url="A web page to add",
+        duplicates="What to do with an article that repeats one already in the library (default: the server's setting)",
+    )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def ingest(
-        self, interaction: discord.Interaction, file: discord.Attachment | None = None, url: str | None = None
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None = None,
+        url: str | None = None,
+        duplicates: Literal["keep", "skip"] | None = None,
     ) -> None:
         """Add an attached file or a web page to this server's library (Manage Server only)."""
         if not interaction.permissions.manage_guild:
@@ -119,11 +127,12 @@ class LibraryCog(commands.Cog, name="Library"):
                 data = await file.read()
                 name, source = file.filename, f"discord-attachment:{file.filename}"
                 report = await asyncio.to_thread(
-                    lambda: self.bot.library.ingest_loaded(load_bytes(name, data, source, source), collection)
+                    lambda: self.bot.library.ingest_loaded(load_bytes(name, data, source, source), collection, duplicates=duplicates)
                 )
             else:
                 assert url is not None
-                report = await asyncio.to_thread(self.bot.library.ingest, [url.strip()], collection)
+                target = url.strip()
+                report = await asyncio.to_thread(lambda: self.bot.library.ingest([target], collection, duplicates=duplicates))
         except (RagbotError, discord.HTTPException) as exc:
             await send_private(interaction, f"Could not add it: {exc}")
             return
@@ -205,6 +214,15 @@ def describe_report(report: IngestReport) -> str:
         lines.append(f"Updated {len(report.replaced)} document(s).")
     if report.unchanged:
         lines.append(f"{len(report.unchanged)} document(s) were already in the library, unchanged.")
+    for dup in report.duplicates[:5]:
+        verb = "kept it anyway" if dup.action == "kept" else "skipped it"
+        lines.append(
+            f"{escape(dup.source)} looks like a near-duplicate of {escape(dup.of_source)} "
+            f"({dup.similarity:.0%} of the text shared): {verb}"
+            + (" (use duplicates: skip to leave such copies out)." if dup.action == "kept" else " (use duplicates: keep to add it).")
+        )
+    if len(report.duplicates) > 5:
+        lines.append(f"…and {len(report.duplicates) - 5} more near-duplicate(s).")
     for problem in report.problems[:5]:
         lines.append(f"Skipped {escape(str(problem))}")
     if len(report.problems) > 5:

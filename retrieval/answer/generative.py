@@ -9,7 +9,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from retrieval.answer import prompts
 from retrieval.answer.citations import number
-from retrieval.answer.extractive import candidates, compose, relevant, score_sentences
+from retrieval.answer.extractive import StoredVectors, candidates, compose, relevant, score_sentences
 from retrieval.answer.verify import verify
 from retrieval.embedding import Embedder
 from retrieval.llm import chat_model, check_generator, stream_text
@@ -29,14 +29,16 @@ def generate(
     generator: str | None = None,
     on_token: Callable[[str], None] | None = None,
     model: BaseChatModel | None = None,
+    stored: StoredVectors | None = None,
 ) -> Answer:
     """A verified generative answer; the extractive one when no generated sentence survives.
 
     No model is called when the extractive scorer finds nothing relevant in the hits: the
-    answer is then the fixed cannot-answer phrase. `model` replaces the configured backend.
+    answer is then the fixed cannot-answer phrase. `model` replaces the configured backend;
+    `stored` gives the chunks' stored sentence vectors (see `extractive.score_sentences`).
     """
     generator = check_generator(generator or settings.generator)
-    scored = score_sentences(question, candidates(hits), embedder, idf, question_vector)
+    scored = score_sentences(question, candidates(hits), embedder, idf, question_vector, stored)
     if not relevant(question, hits, scored, idf):
         return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator, hits=list(hits))
     chat = model or chat_model(settings, generator)
@@ -46,7 +48,7 @@ def generate(
         text, citations = number(checked.kept)
         return Answer(question=question, text=text, citations=citations, answerable=True, generator=generator,
                       dropped=checked.dropped, hits=list(hits))
-    answer = compose(question, hits, embedder, idf, question_vector)
+    answer = compose(question, hits, embedder, idf, question_vector, scored=scored)
     answer.generator = FALLBACK
     answer.dropped = checked.dropped
     if checked.abstained:

@@ -89,6 +89,40 @@ async def test_admin_ingests_an_attachment_into_this_servers_library(slash_bot: 
     assert library.sources(slash_bot.collection(GUILD + 1)) == []
 
 
+WIRE_STORY = (
+    "# Harbour news\n\nThe Korrin lighthouse was painted green and white in 1931 by the keeper Ada Brandt. "
+    "She used forty litres of paint and finished the work in nine days, according to the harbour records. "
+    "The lighthouse has guided fishing boats into the bay since the village was founded. "
+    "Visitors can climb its ninety steps on Sundays between May and September.\n"
+)
+
+
+async def test_admin_is_told_about_a_near_duplicate_and_chooses_to_skip_it(slash_bot: RagBot, library: Library) -> None:
+    first = fake_interaction(manage_guild=True)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), first, fake_attachment("wire.md", WIRE_STORY.encode()), None)
+    assert texts(first).startswith("Added 1 document(s)")
+
+    # The same wire story from a second outlet, with its own byline: reported, and kept by default.
+    copy = (WIRE_STORY + "Reporting by the Coast Gazette.\n").encode()
+    kept = fake_interaction(manage_guild=True)
+    await cog(slash_bot).ingest.callback(cog(slash_bot), kept, fake_attachment("gazette.md", copy), None)
+    said = texts(kept)
+    assert "discord-attachment:gazette.md looks like a near-duplicate of discord-attachment:wire.md" in said
+    assert "kept it anyway" in said and "duplicates: skip" in said
+    assert len(library.sources(slash_bot.collection(GUILD))) == 2
+
+    # A third copy with duplicates=skip is reported and left out.
+    skipped = fake_interaction(manage_guild=True)
+    third = (WIRE_STORY + "Reporting by the Bay Herald.\n").encode()
+    await cog(slash_bot).ingest.callback(cog(slash_bot), skipped, fake_attachment("herald.md", third), None, "skip")
+    said = texts(skipped)
+    assert "discord-attachment:herald.md looks like a near-duplicate of" in said and "skipped it" in said
+    assert "Added" not in said
+    assert sorted(d.source for d in library.sources(slash_bot.collection(GUILD))) == [
+        "discord-attachment:gazette.md", "discord-attachment:wire.md"
+    ]
+
+
 async def test_non_admin_cannot_ingest(slash_bot: RagBot, library: Library) -> None:
     interaction = fake_interaction(manage_guild=False)
     attachment = fake_attachment("harbour.md", ARTICLE)

@@ -41,3 +41,7 @@ class HashingEmbedder:
                 out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The texts' vectors and a bag-of-words vector per span (no context: there is no model)."""
+        return self.embed(texts), [self.embed([text[a:b] for a, b in wanted]) for text, wanted in zip(texts, spans, strict=True)]
