@@ -60,6 +60,7 @@ class KeywordSnapshot:
     row_of: dict[str, int]
     terms: list[frozenset[str]]
     sentences: list[np.ndarray | None]  # each row's stored sentence vectors (float16), see retrieval/sentences.py
+    vectors: np.ndarray  # each row's chunk vector: keyword candidates are scored without a Chroma read
 
 
 # Query-adaptive fusion (fitted in README "Retrieval quality"): the dense weight falls linearly
@@ -99,7 +100,10 @@ class Searcher:
                 self._snapshot = self.cache.load(version) or self._snapshot
             if self._snapshot is None or self._snapshot.version != version:
                 # One complete version per document, even while another process re-ingests it.
-                ids, texts, metas = self.collection.keep_current(*self.collection.all_chunks())
+                all_ids, all_texts, all_metas, all_vecs = self.collection.all_chunks_with_vectors()
+                ids, texts, metas = self.collection.keep_current(all_ids, all_texts, all_metas)
+                position = {c: n for n, c in enumerate(all_ids)}
+                vectors = all_vecs[[position[c] for c in ids]] if ids else np.zeros((0, self.embedder.dim), np.float32)
                 indexed = [indexed_text(str(m.get("title", "")), t) for t, m in zip(texts, metas, strict=True)]
                 stored = [sentences.decode(m, self.embedder.dim) for m in metas]
                 for m in metas:  # the vectors live in `stored`; metas stay small
@@ -107,7 +111,7 @@ class Searcher:
                     m.pop(sentences.FORMAT_KEY, None)
                 self._snapshot = KeywordSnapshot(
                     version, BM25Index(indexed), ids, texts, metas, {c: i for i, c in enumerate(ids)},
-                    [frozenset(terms(t)) for t in indexed], stored,
+                    [frozenset(terms(t)) for t in indexed], stored, vectors,
                 )
                 if self.cache:
                     self.cache.save(self._snapshot)
@@ -133,19 +137,25 @@ class Searcher:
     def search(self, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         """The k best chunks for the query; searched again if the collection changed meanwhile.
 
-        A write elsewhere can delete the chunks of the keyword index in use halfway through a
-        search (the document would seem to vanish); the version token says when to look again.
+        The search runs on the keyword snapshot at hand, then reads the collection's version once:
+        versions never come back, so if it still names the snapshot, nothing changed from before
+        the search until after it, and every row the search used was current throughout. If it
+        moved (a write elsewhere may have deleted rows halfway, so a document would seem to
+        vanish), the snapshot is brought up to date and the search repeated.
         """
-        for _attempt in range(5):
-            hits = self._search_once(query, k, filters, vector)
-            if self._snapshot is None or self.collection.version() == self._snapshot.version:
+        hits: list[Hit] = []
+        for attempt in range(5):
+            snap = self._snapshot if attempt == 0 and self._snapshot is not None else self.keyword()
+            hits = self._search_once(snap, query, k, filters, vector)
+            if self.collection.version() == snap.version:
                 break
         return hits
 
-    def _search_once(self, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Hit]:
+    def _search_once(
+        self, snap: KeywordSnapshot, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None
+    ) -> list[Hit]:
         """The k best chunks for the query: dense and keyword scores, normalised and mixed by query."""
         filters = filters or Filters()
-        snap = self.keyword()
         if not snap.ids:
             return []
         pool = max(POOL, 4 * k)
@@ -159,9 +169,10 @@ class Searcher:
         kw_rows = [int(r) for r in np.argsort(-bm25, kind="stable")[:pool] if bm25[r] > 0]
 
         sims = dict(dense)
-        missing = [snap.ids[r] for r in kw_rows if snap.ids[r] not in sims]
-        for cid, v in self.collection.vectors(missing).items():
-            sims[cid] = float(np.dot(v, vec))
+        missing = [r for r in kw_rows if snap.ids[r] not in sims]
+        if missing:
+            for r, sim in zip(missing, snap.vectors[missing] @ vec, strict=True):
+                sims[snap.ids[r]] = float(sim)
         candidates = [cid for cid in sims if cid in snap.row_of]
         if not candidates:
             return []

@@ -18,7 +18,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3  # bump when the snapshot's shape changes
+FORMAT = 4  # bump when the snapshot's shape changes
 
 
 class SnapshotCache:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -387,22 +388,12 @@ class Collection:
         ]
 
     def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """Nearest chunk ids by cosine with their similarity, nothing else read (the searcher has the rows)."""
-        total = self.count()
-        if total == 0:
-            return []
-        res = self.chunks.query(query_embeddings=[vector], n_results=min(n, total), include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+        """Nearest chunk ids by cosine with their similarity, nothing else read (the searcher has the rows).
 
-    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored chunk vectors by id (ids deleted meanwhile are absent)."""
-        if not ids:
-            return {}
-        got = self.chunks.get(ids=list(ids), include=["embeddings"])
-        vecs = got.get("embeddings")
-        if vecs is None:
-            return {}
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], vecs, strict=True) if v is not None}
+        Chroma 1.x returns what it has when asked for more than the collection holds, so no count first.
+        """
+        res = self.chunks.query(query_embeddings=[vector], n_results=max(1, n), include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def get_chunks(self, ids: Sequence[str], embeddings: bool = False) -> dict[str, tuple[str, dict[str, Any], np.ndarray | None]]:
         """Chunks by id: text, metadata and (optionally) vector."""
@@ -419,16 +410,46 @@ class Collection:
 
     def all_chunks(self, page: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """Every chunk's id, indexed text and metadata (paged reads)."""
+        ids, texts, metas, _ = self._all_chunks(page, vectors=False)
+        return ids, texts, metas
+
+    def all_chunks_with_vectors(self, page: int = 5000, attempts: int = 8) -> tuple[list[str], list[str], list[dict[str, Any]], np.ndarray]:
+        """Every chunk's id, text, metadata and vector (one float32 row each).
+
+        Reading vectors while another writer deletes chunks can fail inside Chroma ("Error
+        finding id"): the read is repeated once the delete has had a moment to finish.
+        """
+        from chromadb.errors import InternalError
+
+        for attempt in range(attempts):
+            try:
+                ids, texts, metas, vecs = self._all_chunks(page, vectors=True)
+                break
+            except InternalError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 * 2**attempt)
+        return ids, texts, metas, np.asarray(vecs, dtype=np.float32).reshape(len(ids), -1) if ids else np.zeros((0, 0), np.float32)
+
+    def _all_chunks(self, page: int, vectors: bool) -> tuple[list[str], list[str], list[dict[str, Any]], list[Any]]:
         ids: list[str] = []
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
+        vecs: list[Any] = []
+        include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
         offset = 0
         while True:
-            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            rows = [(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True) if m is not None and t is not None]
-            ids += [i for i, _, _ in rows]
-            texts += [t for _, t, _ in rows]
-            metas += [dict(m) for _, _, m in rows]
+            got = self.chunks.get(include=include, limit=page, offset=offset)
+            embs = got.get("embeddings") if vectors else None
+            rows = [
+                (i, t, m, embs[n] if embs is not None else None)
+                for n, (i, t, m) in enumerate(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
+                if m is not None and t is not None
+            ]
+            ids += [r[0] for r in rows]
+            texts += [r[1] for r in rows]
+            metas += [dict(r[2]) for r in rows]
+            vecs += [r[3] for r in rows]
             if len(got["ids"]) < page:
-                return ids, texts, metas
+                return ids, texts, metas, vecs
             offset += page
