@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 MAX_TOKENS = 256
 # The cache of recently embedded texts: at most RECENT_SIZE vectors (384 floats: 1.5 kB each),
 # filled only by calls of at most RECENT_MAX_CALL texts (questions and answer sentences, not ingests).
-RECENT_SIZE = 8192
+RECENT_SIZE = 2048
 RECENT_MAX_CALL = 256
+# Batch size for those small calls (see OnnxEmbedder.embed).
+SMALL_BATCH = 8
 ONNX_EXPORT_VERSION = 1
 
 
@@ -339,7 +341,10 @@ class OnnxEmbedder:
                     self._recent.move_to_end(text)
                     out[i] = vec
         if missing:
-            fresh = self._embed([texts[i] for i in missing])
+            # Small batches: a question path's batch (a list question's candidate sentences) then
+            # needs a fraction of the activation memory a batch of 32 long sentences would (the
+            # bot's peak memory, README "Performance"); throughput hardly matters for a few texts.
+            fresh = self._embed([texts[i] for i in missing], batch_size=SMALL_BATCH)
             with self._recent_lock:
                 for i, vec in zip(missing, fresh, strict=True):
                     out[i] = vec
@@ -354,16 +359,21 @@ class OnnxEmbedder:
         return self._embed(texts, spans, parts), parts
 
     def _embed(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None = None, parts: list[np.ndarray] | None = None
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+        parts: list[np.ndarray] | None = None,
+        batch_size: int | None = None,
     ) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        batch_size = batch_size or self.batch_size
         with self._lock:  # the tokenizer object is not meant for concurrent reconfiguration
             encodings = self._encoder.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for lo in range(0, len(order), self.batch_size):
-            idx = order[lo : lo + self.batch_size]
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo : lo + batch_size]
             width = max(len(encodings[i].ids) for i in idx)
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
