@@ -269,12 +269,15 @@ class Library:
             raise RagbotError(f"The question is {len(cleaned):,} characters long; the limit is {limit:,} (RAGBOT_MAX_QUESTION_CHARS).")
         return cleaned
 
-    def search(self, query: str, k: int | None = None, collection: str | None = None, filters: Filters | None = None) -> list[Hit]:
-        """The best k chunks for a query."""
+    def search(
+        self, query: str, k: int | None = None, collection: str | None = None, filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """The best k chunks for a query (`vector`: the query's embedding, when already computed)."""
         query = self.check_question(query)
         if not self._exists(collection):
             return []
-        return self._searcher(collection).search(query, k or self.settings.k, filters)
+        return self._searcher(collection).search(query, k or self.settings.k, filters, vector=vector)
 
     def ask(
         self,

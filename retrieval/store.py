@@ -395,19 +395,6 @@ class Collection:
         res = self.chunks.query(query_embeddings=[vector], n_results=max(1, n), include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
-    def get_chunks(self, ids: Sequence[str], embeddings: bool = False) -> dict[str, tuple[str, dict[str, Any], np.ndarray | None]]:
-        """Chunks by id: text, metadata and (optionally) vector."""
-        if not ids:
-            return {}
-        include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
-        got = self.chunks.get(ids=list(ids), include=include)
-        vecs = got.get("embeddings") if embeddings else None
-        return {
-            i: (t, dict(m), (np.asarray(vecs[n], dtype=np.float32) if vecs is not None else None))
-            for n, (i, t, m) in enumerate(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
-            if m is not None and t is not None
-        }
-
     def all_chunks(self, page: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """Every chunk's id, indexed text and metadata (paged reads)."""
         ids, texts, metas, _ = self._all_chunks(page, vectors=False)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import discord
 import discord.ext.test as dpytest
 
 from bot.client import RagBot
+from bot.render import DRAFT_HEADER
 
 
 def _channel_payloads(payloads: list[dict[str, Any]], channel_id: int) -> list[dict[str, Any]]:
@@ -168,3 +170,50 @@ async def test_a_quick_second_mention_gets_the_cooldown_message(make_dpy_bot: An
     refusal = dpytest.get_message()
     assert refusal.channel.id == channel.id and refusal.content.startswith("You're asking quickly!")
     assert channel.guild.get_thread(second.id) is None, "no thread is started for a refused question"
+
+
+class _DraftShown:
+    """Stands in for `TokenStreamingLibrary.drafted`: set once a draft edit with answer text reached Discord."""
+
+    def __init__(self, payloads: list[dict[str, Any]]) -> None:
+        self.payloads = payloads
+
+    def wait(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any("edit" in p and str(p.get("content", "")).startswith(DRAFT_HEADER) and "Pacific" in p["content"]
+                   for p in list(self.payloads)):
+                return True
+            time.sleep(0.02)
+        return False
+
+
+async def test_mention_with_a_streaming_generator_shows_a_draft_then_the_verified_answer(
+    make_dpy_bot: Any, bot_settings: Any, embedder: Any, payloads: list[dict[str, Any]]
+) -> None:
+    from tests.bot.conftest import add_sample
+    from tests.bot.test_ask_command import TokenStreamingLibrary
+
+    settings = bot_settings.model_copy(update={"generator": "llamacpp"})
+    library = TokenStreamingLibrary(settings, embedder=embedder)
+    library.drafted = _DraftShown(payloads)  # type: ignore[assignment]
+    bot = await make_dpy_bot(settings, library)
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    add_sample(library, bot.collection(channel.guild.id))
+
+    asked = await dpytest.message(f"<@{bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
+    thread = channel.guild.get_thread(asked.id)
+    assert isinstance(thread, discord.Thread)
+    in_thread = _channel_payloads(payloads, thread.id)
+    [draft_post] = [p for p in in_thread if "edit" not in p]
+    assert draft_post["content"].startswith(DRAFT_HEADER), "the reply starts as a marked draft"
+    edits = [p for p in in_thread if "edit" in p]
+    drafts = [p for p in edits if str(p.get("content", "")).startswith(DRAFT_HEADER)]
+    assert drafts and "Pacific" in drafts[-1]["content"], "tokens were shown while they arrived"
+    final = edits[-1]
+    assert not final["content"].startswith(DRAFT_HEADER)
+    assert "North Pacific" in final["content"] and "[1]" in final["content"] and "[2]" in final["content"]
+    assert final["embeds"][0]["title"] == "Sources"
+    assert all(p["allowed_mentions"]["parse"] == [] for p in in_thread)
+    assert not _channel_payloads(payloads, channel.id), "nothing is posted in the channel itself"
