@@ -74,14 +74,19 @@ async def ask_once(cog: Any, question: str, user: int) -> tuple[float, str]:
     return elapsed, "cannot" if content == CANNOT_ANSWER else "cited"
 
 
-def build_library(settings: Settings, embedder_kind: str, collection: str) -> int:
-    """Ingest SQuAD's passages into `collection` (run in a child process); returns the documents added."""
+def make_embedder(settings: Settings, kind: str) -> tuple[Any, Any]:
+    """(the real ONNX embedder, the one the library uses): the same, or the bag-of-words stand-in."""
     real = load_embedder(None, settings.embed_backend, settings.models_dir)
-    embedder: Any = real
-    if embedder_kind == "hashing":
+    if kind == "hashing":
         from tests.scale.helpers import HashingEmbedder
 
-        embedder = HashingEmbedder(real.tokenizer)
+        return real, HashingEmbedder(real.tokenizer)
+    return real, real
+
+
+def build_library(settings: Settings, embedder_kind: str, collection: str) -> int:
+    """Ingest SQuAD's passages into `collection` (run in a child process); returns the documents added."""
+    _, embedder = make_embedder(settings, embedder_kind)
     report = Library(settings, embedder=embedder).ingest([SQUAD / "passages.jsonl"], collection=collection)
     return len(report.added)
 
@@ -105,12 +110,7 @@ async def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             added = pool.apply(build_library, (settings, args.embedder, collection_for(settings, GUILD)))
-        real = load_embedder(None, settings.embed_backend, settings.models_dir)
-        embedder: Any = real
-        if args.embedder == "hashing":
-            from tests.scale.helpers import HashingEmbedder
-
-            embedder = HashingEmbedder(real.tokenizer)
+        real, embedder = make_embedder(settings, args.embedder)
         library = Library(settings, embedder=embedder)
         bot = create_bot(settings, library, sync_commands=False)
         await bot.setup_hook()

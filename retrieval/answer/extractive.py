@@ -138,24 +138,20 @@ def sentence_vectors(spans: Sequence[Span], embedder: Embedder, stored: StoredVe
     hits: dict[str, Hit] = {}
     for span in spans:
         hits.setdefault(span.hit.chunk_id, span.hit)
-    table: dict[str, tuple[list[tuple[int, int]], np.ndarray]] = {}
-    fresh: list[Hit] = []
+    local = {cid: sentence_spans(hit.text) for cid, hit in hits.items()}
+    table: dict[str, np.ndarray] = {}
     for cid, hit in hits.items():
-        local = sentence_spans(hit.text)
         vecs = stored(hit) if stored else None
-        if vecs is not None and len(vecs) == len(local):
-            table[cid] = (local, vecs)
-        else:
-            fresh.append(hit)
+        if vecs is not None and len(vecs) == len(local[cid]):
+            table[cid] = vecs
+    fresh = [hit for cid, hit in hits.items() if cid not in table]
     if fresh:
         _, parts = embed_chunks(embedder, [h.title for h in fresh], [h.text for h in fresh])
-        for hit, part in zip(fresh, parts, strict=True):
-            table[hit.chunk_id] = (sentence_spans(hit.text), part)
+        table.update({hit.chunk_id: part for hit, part in zip(fresh, parts, strict=True)})
     out = np.zeros((len(spans), embedder.dim), dtype=np.float32)
     for row, span in enumerate(spans):
-        local, vecs = table[span.hit.chunk_id]
-        key = (span.start - span.hit.start, span.end - span.hit.start)
-        out[row] = vecs[local.index(key)]
+        cid = span.hit.chunk_id
+        out[row] = table[cid][local[cid].index((span.start - span.hit.start, span.end - span.hit.start))]
     return out
 
 
