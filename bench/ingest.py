@@ -10,6 +10,8 @@ For each backend and repeat, in the same run and interleaved (so machine load hi
   * ragbot: `ragbot ingest FILE --json` in a fresh process and data dir. "ingest" is the time
             ragbot itself reports (open the store, load the model, load, chunk, embed, write);
             "process" adds interpreter start and imports.
+Bare runs twice: at batch 32 (the issue's reference set-up) and at ragbot's own batch size
+(RAGBOT_EMBED_BATCH_SIZE, default 8: smaller length-sorted batches encode faster on 2 cores).
 Ratios are ragbot over bare (goal: ingest ≤ 1.15× bare encode). Throughput is passages/s.
 """
 
@@ -36,6 +38,8 @@ from _common import (
     squad_passages,
     write_json,
 )
+
+REFERENCE_BATCH = 32  # sentence-transformers' default, and the batch of the issue's reference figures
 
 
 def chunk_texts(passages: list[dict[str, Any]], jsonl: Path) -> list[str]:
@@ -64,6 +68,9 @@ def main() -> None:
     args = ap.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     info = machine()
+    from retrieval.settings import Settings
+
+    ragbot_batch = Settings(_env_file=None).embed_batch_size  # type: ignore[call-arg]
 
     from retrieval.embedding import export_onnx
 
@@ -77,20 +84,24 @@ def main() -> None:
         (work / "texts.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
         print(f"{len(passages)} passages -> {len(texts)} chunks; backends {backends}; {args.repeats} repeat(s)\n")
 
-        raw: dict[str, dict[str, list[float]]] = {b: {"bare_encode": [], "bare_process": [], "bare_cpu": [], "bare_peak_mb": [], "ingest": [], "process": [], "cpu": [], "peak_mb": []} for b in backends}
+        keys = ["bare_encode", "bare_process", "bare_cpu", "bare_peak_mb", "same_encode", "same_process", "same_cpu", "ingest", "process", "cpu", "peak_mb"]
+        raw: dict[str, dict[str, list[float]]] = {b: {k: [] for k in keys} for b in backends}
         for rep in range(args.repeats):
             for b in backends:
-                order = ("bare", "ragbot") if rep % 2 == 0 else ("ragbot", "bare")
+                order = ("bare", "same", "ragbot") if rep % 2 == 0 else ("ragbot", "same", "bare")
                 for what in order:
-                    if what == "bare":
-                        r = run_measured([PY, str(ROOT / "bench" / "bare.py"), "encode", "--backend", b, "--model-dir", str(model_dir), "--texts", str(work / "texts.jsonl")])
+                    if what in ("bare", "same"):
+                        size = REFERENCE_BATCH if what == "bare" else ragbot_batch
+                        r = run_measured([PY, str(ROOT / "bench" / "bare.py"), "encode", "--backend", b, "--model-dir", str(model_dir),
+                                          "--texts", str(work / "texts.jsonl"), "--batch-size", str(size)])
                         if r.returncode:
                             raise SystemExit(f"bare {b} failed: {r.stderr[-2000:]}")
                         out = json.loads(r.stdout.strip().splitlines()[-1])
-                        raw[b]["bare_encode"].append(out["load_s"] + out["encode_s"])
-                        raw[b]["bare_process"].append(r.seconds)
-                        raw[b]["bare_cpu"].append(r.cpu_seconds)
-                        raw[b]["bare_peak_mb"].append(r.peak_mb)
+                        raw[b][f"{what}_encode"].append(out["load_s"] + out["encode_s"])
+                        raw[b][f"{what}_process"].append(r.seconds)
+                        raw[b][f"{what}_cpu"].append(r.cpu_seconds)
+                        if what == "bare":
+                            raw[b]["bare_peak_mb"].append(r.peak_mb)
                     else:
                         data = work / f"data-{b}-{rep}"
                         env = {"RAGBOT_DATA_DIR": str(data), "RAGBOT_MODEL_CACHE_DIR": str(MODELS), "RAGBOT_EMBED_BACKEND": b}
@@ -108,22 +119,27 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     n = len(passages)
-    columns = ["backend", "bare load+encode s", "ragbot ingest s", "ingest / bare", "process / bare", "CPU s / bare",
-               "ragbot passages/s", "vs bare torch", "peak MB ragbot / bare"]
+    b32, bs = f"b{REFERENCE_BATCH}", f"b{ragbot_batch}"
+    columns = ["backend", f"bare {b32} s", f"bare {bs} s", "ragbot ingest s", f"ingest / bare {b32}", f"ingest / bare {bs}",
+               f"CPU s / bare {bs}", "ragbot passages/s", f"vs torch {b32}", f"vs torch {bs}", "peak MB ragbot / bare"]
     rows = []
     torch_bare = median(raw["torch"]["bare_encode"]) if "torch" in raw else None
+    torch_same = median(raw["torch"]["same_encode"]) if "torch" in raw else None
     for b in backends:
         d = raw[b]
-        be, ing = median(d["bare_encode"]), median(d["ingest"])
+        be, same, ing = median(d["bare_encode"]), median(d["same_encode"]), median(d["ingest"])
         rows.append([
-            b, f"{be:.1f} ({spread(d['bare_encode'])})", f"{ing:.1f} ({spread(d['ingest'])})", ratio(ing, be),
-            ratio(median(d["process"]), median(d["bare_process"])), ratio(median(d["cpu"]), median(d["bare_cpu"])),
-            f"{n / ing:.1f}", ratio(torch_bare, ing) if torch_bare else "-", f"{median(d['peak_mb']):.0f} / {median(d['bare_peak_mb']):.0f}",
+            b, f"{be:.1f} ({spread(d['bare_encode'])})", f"{same:.1f} ({spread(d['same_encode'])})", f"{ing:.1f} ({spread(d['ingest'])})",
+            ratio(ing, be), ratio(ing, same), ratio(median(d["cpu"]), median(d["same_cpu"])),
+            f"{n / ing:.1f}", ratio(torch_bare, ing) if torch_bare else "-", ratio(torch_same, ing) if torch_same else "-",
+            f"{median(d['peak_mb']):.0f} / {median(d['bare_peak_mb']):.0f}",
         ])
     notes = [
         f"{n} passages, {len(texts)} chunks; medians of {args.repeats} interleaved repeat(s), (min–max) in brackets.",
-        "'vs bare torch' = ragbot ingest throughput over bare SentenceTransformer.encode throughput (goal ≥ 1.5× fp32, ≥ 2.4× int8).",
-        "process / bare and CPU s / bare compare whole processes (interpreter, imports, model load included); CPU time is the",
+        f"bare {b32}: the bare runtime at batch {REFERENCE_BATCH} (the issue's reference set-up); bare {bs}: at ragbot's own batch size",
+        f"(RAGBOT_EMBED_BATCH_SIZE={ragbot_batch}), the strict comparison: same runtime, same texts, same batches.",
+        "'vs torch' = ragbot ingest throughput over bare SentenceTransformer.encode throughput (goal ≥ 1.5× fp32, ≥ 2.4× int8).",
+        "CPU s compares whole processes (interpreter, imports, model load included); CPU time is the",
         "steadier figure when other work shares the cores.",
         f"load average at start {info['load_avg_at_start']}.",
     ]

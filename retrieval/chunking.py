@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from retrieval.embedding import MAX_TOKENS, Tokenizer, token_counts
 from retrieval.text import sentence_spans
@@ -43,16 +46,58 @@ def _split_long(tokenizer: Tokenizer, text: str, a: int, b: int, budget: int) ->
     return pieces
 
 
+def chunk_documents(
+    docs: Sequence[Document], tokenizer: Tokenizer, max_tokens: int = 200, overlap_tokens: int = 40
+) -> list[list[Chunk]]:
+    """`chunk_document` for many documents, with one tokenizer call for all their texts and titles.
+
+    A sentence's token count is read off its document's encoding (the tokenizer splits words at
+    spaces and punctuation, so a sentence's tokens are the same alone or in its text); a document
+    whose sentence boundaries fall inside a token is counted sentence by sentence instead.
+    """
+    if not docs:
+        return []
+    encodings = tokenizer.encode_batch([d.text for d in docs] + [chunk_header(d.title) for d in docs], add_special_tokens=False)
+    return [
+        _chunk(doc, tokenizer, max_tokens, overlap_tokens, encodings[i], len(encodings[len(docs) + i].ids))
+        for i, doc in enumerate(docs)
+    ]
+
+
 def chunk_document(
     doc: Document, tokenizer: Tokenizer, max_tokens: int = 200, overlap_tokens: int = 40
 ) -> list[Chunk]:
     """Split a document into chunks of whole sentences that fit the window with the title header."""
-    header_tokens = token_counts(tokenizer, [chunk_header(doc.title)])[0] + 1 if doc.title.strip() else 0
+    return chunk_documents([doc], tokenizer, max_tokens, overlap_tokens)[0]
+
+
+def _span_counts(spans: Sequence[tuple[int, int]], encoding: Any) -> list[int] | None:
+    """Tokens inside each span, from the whole text's encoding; None if a token crosses a span's edge."""
+    offsets = [(a, b) for a, b in encoding.offsets if b > a]
+    starts = np.fromiter((a for a, _ in offsets), dtype=np.int64, count=len(offsets))
+    ends = np.fromiter((b for _, b in offsets), dtype=np.int64, count=len(offsets))
+    if len(encoding.ids) != len(offsets) or (len(ends) > 1 and bool((ends[:-1] > starts[1:]).any())):
+        return None  # a token without characters, or overlapping tokens: count the slow way
+    edges = np.array(spans, dtype=np.int64)
+    first = np.searchsorted(starts, edges[:, 0], side="left")
+    past = np.searchsorted(ends, edges[:, 1], side="right")
+    # A token straddles a span's start (or end) when one begins before it and ends inside it.
+    straddle_start = (first > 0) & (ends[np.maximum(first - 1, 0)] > edges[:, 0])
+    straddle_end = (past < len(starts)) & (starts[np.minimum(past, len(starts) - 1)] < edges[:, 1])
+    if bool((straddle_start | straddle_end).any()):
+        return None
+    return [int(n) for n in np.maximum(past - first, 0)]
+
+
+def _chunk(doc: Document, tokenizer: Tokenizer, max_tokens: int, overlap_tokens: int, encoding: Any, title_tokens: int) -> list[Chunk]:
+    header_tokens = title_tokens + 1 if doc.title.strip() else 0
     budget = max(16, min(max_tokens, MAX_TOKENS - _SPECIAL - header_tokens))
     spans = sentence_spans(doc.text)
     if not spans:
         return []
-    counts = token_counts(tokenizer, [doc.text[a:b] for a, b in spans])
+    counts = _span_counts(spans, encoding)
+    if counts is None:
+        counts = token_counts(tokenizer, [doc.text[a:b] for a, b in spans])
     units: list[tuple[int, int, int]] = []
     for (a, b), n in zip(spans, counts, strict=True):
         if n <= budget:

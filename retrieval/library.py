@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from retrieval import sentences
-from retrieval.chunking import chunk_document
+from retrieval.chunking import chunk_documents
 from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
-from retrieval.embedding import Embedder, embedder_identity, load_embedder
+from retrieval.embedding import Embedder, embedder_identity, load_embedder, parallel
 from retrieval.errors import RagbotError
 from retrieval.keyword import question_terms
 from retrieval.loaders import Loaded, load_sources
@@ -162,16 +162,17 @@ class Library:
             if progress:
                 progress(done, None)
 
-        for item in loaded:
-            if item.problem:
-                report.problems.append(item.problem)
-            elif item.document:
-                pending.append(item.document)
-                pending_chars += len(item.document.text)
-                if len(pending) >= batch or pending_chars >= batch_chars:
-                    flush()
-        if pending:
-            flush()
+        with parallel(self.embedder):  # one single-threaded session per core while this ingest runs
+            for item in loaded:
+                if item.problem:
+                    report.problems.append(item.problem)
+                elif item.document:
+                    pending.append(item.document)
+                    pending_chars += len(item.document.text)
+                    if len(pending) >= batch or pending_chars >= batch_chars:
+                        flush()
+            if pending:
+                flush()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -213,7 +214,7 @@ class Library:
             seen.add(doc.doc_id, doc.source, sig)
             todo.append(doc)
         tokenizer = self.embedder.tokenizer
-        chunked = [(d, chunk_document(d, tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)) for d in todo]
+        chunked = list(zip(todo, chunk_documents(todo, tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens), strict=True))
         pairs = [(d.title, c.text) for d, chunks in chunked for c in chunks]
         vectors, sentence_vectors = self._embed_in_slices(pairs, on_embedded) if pairs else (None, [])
         chunk_ids = [c.chunk_id for _, chunks in chunked for c in chunks]

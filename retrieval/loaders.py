@@ -17,6 +17,8 @@ SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 SAMPLE_ARTICLE = Path(__file__).parent / "data" / "belousov-beijing.txt"
 SAMPLE_DOC_ID = "sample:belousov-beijing"
 
+# Control characters other than tab and newline (carriage returns are unified first).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -104,7 +106,7 @@ def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loa
 def normalize(text: str) -> str:
     """Unify line endings and drop control characters other than tab and newline."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+    return _CONTROL.sub("", text)
 
 
 def _first_line_title(text: str, name: str) -> str:

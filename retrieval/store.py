@@ -81,6 +81,22 @@ def check_name(name: str) -> str:
     return name
 
 
+# A chunk's text is stored in its metadata under this key, not as Chroma's "document": the
+# embedded store full-text indexes every document (SQLite FTS5 trigrams) whatever the collection
+# schema says, and ragbot never searches it that way; that index was 1.1 s of a 30 s SQuAD ingest
+# (README "Performance"). Libraries written before keep their texts as documents and still read.
+TEXT_KEY = "text"
+
+
+def _text_and_meta(document: str | None, meta: Mapping[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
+    """A chunk row's text and its metadata without the text (text None: the row is gone)."""
+    if meta is None:
+        return None, {}
+    out = dict(meta)
+    text = out.pop(TEXT_KEY, None)
+    return (document if document is not None else text if isinstance(text, str) else None), out
+
+
 class LibraryMissing(RagbotError):
     """The named library does not exist (yet)."""
 
@@ -174,12 +190,10 @@ class Collection:
         if not items:
             return
         ids: list[str] = []
-        docs_text: list[str] = []
         metas: list[dict[str, Any]] = []
         for doc, chunks, texts, _ in items:
             version = doc.content_hash
             ids += [c.chunk_id for c in chunks]
-            docs_text += list(texts)
             metas += [
                 {
                     "doc_id": c.doc_id,
@@ -190,9 +204,10 @@ class Collection:
                     "ordinal": c.ordinal,
                     "version": version,
                     "published": doc.published or "",
+                    TEXT_KEY: text,
                     **(chunk_extra or {}).get(c.chunk_id, {}),
                 }
-                for c in chunks
+                for c, text in zip(chunks, texts, strict=True)
             ]
         vectors = np.concatenate([np.asarray(it[3], dtype=np.float32) for it in items])
         batch = self._max_batch()
@@ -200,7 +215,6 @@ class Collection:
             self.chunks.upsert(
                 ids=ids[lo : lo + batch],
                 embeddings=vectors[lo : lo + batch],
-                documents=docs_text[lo : lo + batch],
                 metadatas=metas[lo : lo + batch],
             )
         # A new version token after each step: a reader's keyword index built before a step (in
@@ -381,11 +395,11 @@ class Collection:
         res = self.chunks.query(
             query_embeddings=[vector], n_results=min(n, total), where=where, include=["documents", "metadatas", "distances"]
         )
-        return [
-            (i, t, dict(m), 1.0 - float(d))
+        rows = [
+            (i, *_text_and_meta(t, m), 1.0 - float(d))
             for i, t, m, d in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
-            if m is not None and t is not None  # deleted by another writer while the query ran
         ]
+        return [r for r in rows if r[1] is not None]  # None: deleted by another writer while the query ran
 
     def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Nearest chunk ids by cosine with their similarity, nothing else read (the searcher has the rows).
@@ -429,13 +443,13 @@ class Collection:
             got = self.chunks.get(include=include, limit=page, offset=offset)
             embs = got.get("embeddings") if vectors else None
             rows = [
-                (i, t, m, embs[n] if embs is not None else None)
+                (i, *_text_and_meta(t, m), embs[n] if embs is not None else None)
                 for n, (i, t, m) in enumerate(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
-                if m is not None and t is not None
             ]
+            rows = [r for r in rows if r[1] is not None]
             ids += [r[0] for r in rows]
             texts += [r[1] for r in rows]
-            metas += [dict(r[2]) for r in rows]
+            metas += [r[2] for r in rows]
             vecs += [r[3] for r in rows]
             if len(got["ids"]) < page:
                 return ids, texts, metas, vecs

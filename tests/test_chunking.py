@@ -1,4 +1,4 @@
-from retrieval.chunking import chunk_document, indexed_text
+from retrieval.chunking import _span_counts, chunk_document, chunk_documents, indexed_text
 from retrieval.embedding import MAX_TOKENS, token_counts
 from retrieval.loaders import SAMPLE_ARTICLE
 from retrieval.text import sentence_spans
@@ -45,6 +45,30 @@ def test_a_sentence_longer_than_the_window_is_split_not_truncated(embedder) -> N
         assert token_counts(embedder.tokenizer, [c.text])[0] <= 200
         joined.update(c.text.replace(".", " ").split())
     assert {f"word{i}" for i in range(900)} <= joined
+
+
+def test_sentence_token_counts_read_off_the_whole_text_match_counting_each_sentence(embedder) -> None:
+    text = SAMPLE_ARTICLE.read_text() + " naïve café—‘quotes’… U.S.A.-made. 東京都は日本の首都です。 x.y.z. 1.5 million."
+    spans = sentence_spans(text)
+    encoding = embedder.tokenizer.encode_batch([text], add_special_tokens=False)[0]
+    assert _span_counts(spans, encoding) == token_counts(embedder.tokenizer, [text[a:b] for a, b in spans])
+
+
+def test_a_span_edge_inside_a_token_falls_back_to_counting_each_sentence(embedder) -> None:
+    encoding = embedder.tokenizer.encode_batch(["Hello world."], add_special_tokens=False)[0]
+    assert _span_counts([(0, 3), (3, 12)], encoding) is None  # "hello" is one token: 0-3 cuts it
+    assert _span_counts([(0, 5), (6, 12)], encoding) == [1, 2]
+
+
+def test_chunking_many_documents_at_once_gives_each_document_its_own_chunks(embedder) -> None:
+    docs = [
+        Document("a", "s", "A title", SAMPLE_ARTICLE.read_text()),
+        Document("b", "s", "", "One sentence here. Two here."),
+        Document("c", "s", "T", "   "),
+    ]
+    together = chunk_documents(docs, embedder.tokenizer, max_tokens=120, overlap_tokens=30)
+    assert together == [chunk_document(d, embedder.tokenizer, max_tokens=120, overlap_tokens=30) for d in docs]
+    assert [len(c) > 0 for c in together] == [True, True, False]
 
 
 def test_chunk_ids_change_with_content(embedder) -> None:

@@ -101,3 +101,34 @@ def test_torch_backend_counts_real_tokens(embedder: Embedder, torch_embedder: To
     assert token_counts(torch_embedder.tokenizer, texts) == token_counts(embedder.tokenizer, texts)
     short, long = token_counts(embedder.tokenizer, texts)
     assert short < 16 and long > 256
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_parallel_ingest_sessions_give_the_same_vectors_and_are_dropped_after(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import retrieval.embedding as embedding
+
+    monkeypatch.setattr(embedding, "available_cores", lambda: 2)  # a one-core runner still takes the parallel path
+    onnx = load_embedder(None, backend, MODELS_DIR, batch_size=8)
+    assert isinstance(onnx, embedding.OnnxEmbedder)
+    sentences = [f"{n}: {s}" for n in range(12) for s in SAMPLE_ARTICLE.read_text().split(". ") if s.strip()]
+    spans = [[(0, min(10, len(t))), (0, len(t))] for t in sentences]
+    assert len(sentences) >= embedding.PARALLEL_MIN_TEXTS
+    alone, alone_parts = onnx.embed_spans(sentences, spans)
+    with embedding.parallel(onnx):
+        assert onnx._workers is not None and len(onnx._workers) == 2
+        with embedding.parallel(onnx):  # nested (two ingests at once): the inner end keeps them
+            pass
+        assert onnx._workers is not None
+        used: set[int] = set()
+        run_batch = embedding.OnnxEmbedder._run_batch
+
+        def recording(self: embedding.OnnxEmbedder, session: object, *args: object) -> None:
+            used.add(id(session))
+            run_batch(self, session, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(embedding.OnnxEmbedder, "_run_batch", recording)
+        together, together_parts = onnx.embed_spans(sentences, spans)
+        assert used == {id(w) for w in onnx._workers}  # every worker, and not the question session
+    assert onnx._workers is None
+    assert np.array_equal(alone, together)
+    assert all(np.array_equal(a, b) for a, b in zip(alone_parts, together_parts, strict=True))

@@ -178,3 +178,28 @@ def test_filters_restrict_by_source_and_publication_date(library: Library, tmp_p
     assert {c.doc_id for c in answer.citations} <= {"new"}
     with pytest.raises(RagbotError, match="--since needs a date"):
         Filters(since="last tuesday-ish")
+
+
+def test_chunk_texts_live_in_metadata_and_libraries_written_before_still_read(library: Library) -> None:
+    library.ingest_documents([Document("d", "s", "Birds", "Herons wade in shallow water. Swifts sleep on the wing.")])
+    col = library.collection()
+    raw = col.chunks.get(include=["documents", "metadatas", "embeddings"])
+    assert raw["documents"] == [None] * len(raw["ids"])  # no full-text index work for Chroma
+    texts = [m["text"] for m in raw["metadatas"]]
+    assert "Herons wade in shallow water." in texts[0]
+    _, got_texts, metas = col.all_chunks()
+    assert got_texts == texts and all("text" not in m for m in metas)
+    # A library written before kept the text as Chroma's document: rewrite the rows that way.
+    col.chunks.delete(ids=raw["ids"])
+    col.chunks.add(
+        ids=raw["ids"],
+        embeddings=raw["embeddings"],
+        documents=texts,
+        metadatas=[{k: v for k, v in m.items() if k != "text"} for m in raw["metadatas"]],
+    )
+    col._bump()
+    assert col.all_chunks()[1] == texts
+    hits = library.search("Which birds sleep while flying?", k=1)
+    assert hits and "Swifts sleep on the wing." in hits[0].text
+    answer = library.ask("Where do herons wade?")
+    assert answer.answerable and "shallow water" in answer.text
