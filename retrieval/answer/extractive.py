@@ -36,7 +36,7 @@ LEXICAL_WEIGHT = 0.35
 # of unanswerable questions abstained, 5.0% of answerable ones refused (onnx-int8, README "Abstention").
 COVERAGE_WEIGHT = 0.8
 DENSE_WEIGHT = 0.3
-ANSWER_THRESHOLD = 1.166
+ANSWER_THRESHOLD = 1.1604
 # Sentences this close to the best one join the answer (a wider margin for list questions).
 MARGIN = 0.10
 LIST_MARGIN = 0.20
@@ -196,8 +196,8 @@ def _with_listed_neighbours(chosen: list[Scored], scored: Sequence[Scored], most
     """Add the items an enumeration links to a chosen sentence ("... also conducted joint drills").
 
     A chosen sentence with an additive cue pulls in the sentence before it (what "also" refers
-    to); a following sentence with such a cue that shares a content word with the chosen one
-    is pulled in too, and so on along the enumeration.
+    to); the following sentence, if it shares a content word with the chosen one and either of
+    the two has such a cue, is pulled in too, and so on along the enumeration.
     """
     by_hit: dict[str, list[Scored]] = {}
     for s in scored:
@@ -211,9 +211,12 @@ def _with_listed_neighbours(chosen: list[Scored], scored: Sequence[Scored], most
         group = by_hit[anchor.span.hit.chunk_id]
         i = next(n for n, s in enumerate(group) if s.span.key == anchor.span.key)
         pairs = []
-        if i > 0 and _ADDITIVE.search(anchor.span.quote):
+        anchor_cue = _ADDITIVE.search(anchor.span.quote)
+        if i > 0 and anchor_cue:
             pairs.append(group[i - 1])
-        if i + 1 < len(group) and _ADDITIVE.search(group[i + 1].span.quote):
+        # The next sentence continues the enumeration when it shares a content word with this one
+        # and either says so ("another ...") or this one was already mid-list ("also ...").
+        if i + 1 < len(group) and (anchor_cue or _ADDITIVE.search(group[i + 1].span.quote)):
             if set(terms(group[i + 1].span.quote)) & set(terms(anchor.span.quote)):
                 pairs.append(group[i + 1])
         for other in pairs:
