@@ -344,13 +344,11 @@ class OnnxEmbedder:
         Independent batches on single-threaded sessions beat one session splitting every small
         batch across the cores: 14 % faster for int8 and 7 % for fp32 at batch 8 on 2 cores
         (README "Performance"). The extra sessions (one copy of the weights each) are dropped
-        when the last block ends, so a bot that ingested now and then does not keep them.
+        when the last block ends, so a bot that ingested now and then does not keep them; they are
+        made on the first call big enough to use them, so ingesting one article makes none.
         """
         with self._workers_lock:
             self._workers_users += 1
-            cores = available_cores()
-            if self._workers is None and cores > 1:
-                self._workers = [self._new_session(threads=1) for _ in range(min(cores, MAX_WORKERS))]
         try:
             yield
         finally:
@@ -358,6 +356,15 @@ class OnnxEmbedder:
                 self._workers_users -= 1
                 if self._workers_users == 0:
                     self._workers = None
+
+    def _parallel_workers(self) -> list[Any] | None:
+        """The per-core sessions inside a `parallel` block (made on first use), else None."""
+        with self._workers_lock:
+            if self._workers_users == 0 or available_cores() < 2:
+                return None
+            if self._workers is None:
+                self._workers = [self._new_session(threads=1) for _ in range(min(available_cores(), MAX_WORKERS))]
+            return self._workers
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts in length-sorted batches; rows come back in input order.
@@ -412,8 +419,8 @@ class OnnxEmbedder:
             encodings = self._encoder.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         batches = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
-        workers = self._workers
-        if workers and len(texts) >= PARALLEL_MIN_TEXTS:
+        workers = self._parallel_workers() if len(texts) >= PARALLEL_MIN_TEXTS else None
+        if workers:
             from concurrent.futures import ThreadPoolExecutor
 
             def work(n: int) -> None:

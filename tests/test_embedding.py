@@ -105,7 +105,7 @@ def test_torch_backend_counts_real_tokens(embedder: Embedder, torch_embedder: To
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
 def test_parallel_ingest_sessions_give_the_same_vectors_and_are_dropped_after(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import retrieval.embedding as embedding
+    from retrieval import embedding
 
     monkeypatch.setattr(embedding, "available_cores", lambda: 2)  # a one-core runner still takes the parallel path
     onnx = load_embedder(None, backend, MODELS_DIR, batch_size=8)
@@ -115,10 +115,8 @@ def test_parallel_ingest_sessions_give_the_same_vectors_and_are_dropped_after(ba
     assert len(sentences) >= embedding.PARALLEL_MIN_TEXTS
     alone, alone_parts = onnx.embed_spans(sentences, spans)
     with embedding.parallel(onnx):
-        assert onnx._workers is not None and len(onnx._workers) == 2
-        with embedding.parallel(onnx):  # nested (two ingests at once): the inner end keeps them
-            pass
-        assert onnx._workers is not None
+        onnx.embed_spans(sentences[:10], spans[:10])
+        assert onnx._workers is None  # a small call (one article) makes no extra sessions
         used: set[int] = set()
         run_batch = embedding.OnnxEmbedder._run_batch
 
@@ -128,7 +126,11 @@ def test_parallel_ingest_sessions_give_the_same_vectors_and_are_dropped_after(ba
 
         monkeypatch.setattr(embedding.OnnxEmbedder, "_run_batch", recording)
         together, together_parts = onnx.embed_spans(sentences, spans)
+        assert onnx._workers is not None and len(onnx._workers) == 2
         assert used == {id(w) for w in onnx._workers}  # every worker, and not the question session
+        with embedding.parallel(onnx):  # nested (two ingests at once): the inner end keeps them
+            pass
+        assert onnx._workers is not None
     assert onnx._workers is None
     assert np.array_equal(alone, together)
     assert all(np.array_equal(a, b) for a, b in zip(alone_parts, together_parts, strict=True))
