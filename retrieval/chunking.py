@@ -78,6 +78,8 @@ def _span_counts(spans: Sequence[tuple[int, int]], encoding: Any) -> list[int] |
     ends = np.fromiter((b for _, b in offsets), dtype=np.int64, count=len(offsets))
     if len(encoding.ids) != len(offsets) or (len(ends) > 1 and bool((ends[:-1] > starts[1:]).any())):
         return None  # a token without characters, or overlapping tokens: count the slow way
+    if not offsets:
+        return [0] * len(spans)  # nothing the tokenizer keeps (zero-width characters only)
     edges = np.array(spans, dtype=np.int64)
     first = np.searchsorted(starts, edges[:, 0], side="left")
     past = np.searchsorted(ends, edges[:, 1], side="right")

@@ -58,6 +58,8 @@ def test_a_span_edge_inside_a_token_falls_back_to_counting_each_sentence(embedde
     encoding = embedder.tokenizer.encode_batch(["Hello world."], add_special_tokens=False)[0]
     assert _span_counts([(0, 3), (3, 12)], encoding) is None  # "hello" is one token: 0-3 cuts it
     assert _span_counts([(0, 5), (6, 12)], encoding) == [1, 2]
+    nothing = embedder.tokenizer.encode_batch(["\u0301\u200b"], add_special_tokens=False)[0]
+    assert _span_counts([(0, 2)], nothing) == [0]  # no token at all: zero, as counting alone gives
 
 
 def test_chunking_many_documents_at_once_gives_each_document_its_own_chunks(embedder) -> None:
