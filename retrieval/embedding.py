@@ -359,11 +359,12 @@ class OnnxEmbedder:
 
     def _parallel_workers(self) -> list[Any] | None:
         """The per-core sessions inside a `parallel` block (made on first use), else None."""
+        cores = min(available_cores(), MAX_WORKERS)
         with self._workers_lock:
-            if self._workers_users == 0 or available_cores() < 2:
+            if self._workers_users == 0 or cores < 2:
                 return None
             if self._workers is None:
-                self._workers = [self._new_session(threads=1) for _ in range(min(available_cores(), MAX_WORKERS))]
+                self._workers = [self._new_session(threads=1) for _ in range(cores)]
             return self._workers
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
