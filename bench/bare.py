@@ -27,15 +27,17 @@ SENTENCE = "Which NFL team represented the AFC at Super Bowl 50?"
 class BareOnnx:
     """tokenizers + onnxruntime + numpy, the textbook way: truncate to 256, pad to the longest, mean-pool, L2-normalise."""
 
-    def __init__(self, model_dir: Path, int8: bool = False) -> None:
+    def __init__(self, model_dir: Path, int8: bool = False, spinning: bool = False) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
-        # The same session options as ragbot's (idle threads sleep rather than spin), so that a
-        # ratio measures what ragbot adds, not a runtime setting.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # The same session options as ragbot's, so that a ratio measures what ragbot adds, not a
+        # runtime setting: for questions idle threads sleep (ragbot's question session); for bulk
+        # encoding they spin (the runtime's default, and ragbot's ingest session).
+        if not spinning:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         name = "model-int8.onnx" if int8 else "model.onnx"
         self.session = ort.InferenceSession(str(model_dir / name), opts, providers=["CPUExecutionProvider"])
         self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -88,7 +90,7 @@ def cmd_encode(args: argparse.Namespace) -> dict[str, Any]:
         t1 = time.perf_counter()
         model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True)
     else:
-        enc = BareOnnx(Path(args.model_dir), int8=args.backend == "onnx-int8")
+        enc = BareOnnx(Path(args.model_dir), int8=args.backend == "onnx-int8", spinning=True)
         load = time.perf_counter() - t0
         t1 = time.perf_counter()
         enc.encode(texts, args.batch_size)

@@ -14,7 +14,7 @@ import numpy as np
 from retrieval import sentences
 from retrieval.chunking import chunk_documents
 from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
-from retrieval.embedding import Embedder, embedder_identity, load_embedder, parallel
+from retrieval.embedding import Embedder, embedder_identity, ingesting, load_embedder
 from retrieval.errors import RagbotError
 from retrieval.keyword import question_terms
 from retrieval.loaders import Loaded, load_sources
@@ -162,7 +162,7 @@ class Library:
             if progress:
                 progress(done, None)
 
-        with parallel(self.embedder):  # one single-threaded session per core while this ingest runs
+        with ingesting(self.embedder):  # a session tuned for back-to-back batches while this ingest runs
             for item in loaded:
                 if item.problem:
                     report.problems.append(item.problem)

@@ -81,20 +81,25 @@ def check_name(name: str) -> str:
     return name
 
 
-# A chunk's text is stored in its metadata under this key, not as Chroma's "document": the
-# embedded store full-text indexes every document (SQLite FTS5 trigrams) whatever the collection
-# schema says, and ragbot never searches it that way; that index was 1.1 s of a 30 s SQuAD ingest
-# (README "Performance"). Libraries written before keep their texts as documents and still read.
+# A chunk's text, and a registered document's full text, are stored in metadata under this key,
+# not as Chroma's "document": the embedded store full-text indexes every document (SQLite FTS5
+# trigrams) whatever the collection schema says, and ragbot never searches it that way; that
+# index was 1.1 s (chunks) and 1.1 s (registry) of a SQuAD ingest (README "Performance").
+# Libraries written before keep their texts as documents and still read.
 TEXT_KEY = "text"
 
 
 def _text_and_meta(document: str | None, meta: Mapping[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
-    """A chunk row's text and its metadata without the text (text None: the row is gone)."""
+    """A chunk's or registry row's text and its metadata without the text (text None: the row is gone).
+
+    The metadata's text wins: a row written before the move and upserted since keeps its old
+    Chroma document (an upsert leaves out what it is not given).
+    """
     if meta is None:
         return None, {}
     out = dict(meta)
     text = out.pop(TEXT_KEY, None)
-    return (document if document is not None else text if isinstance(text, str) else None), out
+    return (text if isinstance(text, str) else document), out
 
 
 class LibraryMissing(RagbotError):
@@ -157,17 +162,24 @@ class Collection:
         if not doc_ids:
             return {}
         got = self.docs.get(ids=list(doc_ids), include=["metadatas"])
-        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
+        return {i: _text_and_meta(None, m)[1] for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
     def document_text(self, doc_id: str) -> str | None:
         """The stored full text of a document."""
-        got = self.docs.get(ids=[doc_id], include=["documents"])
-        return got["documents"][0] if got["ids"] else None
+        return self.document_texts([doc_id]).get(doc_id)
 
     def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        """The stored full texts of these documents (missing ones are absent)."""
-        got = self.docs.get(ids=list(doc_ids), include=["documents"])
-        return {i: t for i, t in zip(got["ids"], got["documents"] or [], strict=True) if t is not None}
+        """The stored full texts of these documents (missing ones are absent).
+
+        Like a chunk's, a document's text sits in its registry metadata (libraries written before
+        hold it as the Chroma document: read either).
+        """
+        if not doc_ids:
+            return {}
+        got = self.docs.get(ids=list(doc_ids), include=["documents", "metadatas"])
+        rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        texts = {i: _text_and_meta(d, m)[0] for i, d, m in rows}
+        return {i: t for i, t in texts.items() if t is not None}
 
     def write_document(self, doc: Document, chunks: Sequence[Chunk], texts: Sequence[str], vectors: np.ndarray) -> None:
         """Write a document's new chunks, point the registry at them, then retire the old version."""
@@ -225,9 +237,12 @@ class Collection:
         self.docs.upsert(
             ids=[doc.doc_id for doc, *_ in items],
             embeddings=np.ones((len(items), 1), dtype=np.float32),
-            documents=[doc.text for doc, *_ in items],
+            # The full text in metadata, not as the Chroma document: the embedded store indexes
+            # every document for full-text search (half the registry write's time), which ragbot
+            # never uses (it keeps its own keyword index of the chunks).
             metadatas=[
                 {
+                    TEXT_KEY: doc.text,
                     "source": doc.source,
                     "title": doc.title,
                     "published": doc.published or "",

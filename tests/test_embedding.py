@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,19 +106,18 @@ def test_torch_backend_counts_real_tokens(embedder: Embedder, torch_embedder: To
 
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
-def test_parallel_ingest_sessions_give_the_same_vectors_and_are_dropped_after(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_bulk_session_gives_the_same_vectors_and_is_dropped_after(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from retrieval import embedding
 
-    monkeypatch.setattr(embedding, "available_cores", lambda: 2)  # a one-core runner still takes the parallel path
     onnx = load_embedder(None, backend, MODELS_DIR, batch_size=8)
     assert isinstance(onnx, embedding.OnnxEmbedder)
     sentences = [f"{n}: {s}" for n in range(12) for s in SAMPLE_ARTICLE.read_text().split(". ") if s.strip()]
     spans = [[(0, min(10, len(t))), (0, len(t))] for t in sentences]
-    assert len(sentences) >= embedding.PARALLEL_MIN_TEXTS
+    assert len(sentences) >= embedding.BULK_MIN_TEXTS
     alone, alone_parts = onnx.embed_spans(sentences, spans)
-    with embedding.parallel(onnx):
+    with embedding.ingesting(onnx):
         onnx.embed_spans(sentences[:10], spans[:10])
-        assert onnx._workers is None  # a small call (one article) makes no extra sessions
+        assert onnx._bulk is None  # a small call (one article) makes no extra session
         used: set[int] = set()
         run_batch = embedding.OnnxEmbedder._run_batch
 
@@ -126,11 +127,41 @@ def test_parallel_ingest_sessions_give_the_same_vectors_and_are_dropped_after(ba
 
         monkeypatch.setattr(embedding.OnnxEmbedder, "_run_batch", recording)
         together, together_parts = onnx.embed_spans(sentences, spans)
-        assert onnx._workers is not None and len(onnx._workers) == 2
-        assert used == {id(w) for w in onnx._workers}  # every worker, and not the question session
-        with embedding.parallel(onnx):  # nested (two ingests at once): the inner end keeps them
+        assert onnx._bulk is not None and used == {id(onnx._bulk)}  # not the question session
+        with embedding.ingesting(onnx):  # nested (two ingests at once): the inner end keeps it
             pass
-        assert onnx._workers is not None
-    assert onnx._workers is None
+        assert onnx._bulk is not None
+    assert onnx._bulk is None
+    # Same graph, same batches: spinning threads change the timing, not the arithmetic.
     assert np.array_equal(alone, together)
     assert all(np.array_equal(a, b) for a, b in zip(alone_parts, together_parts, strict=True))
+
+
+def test_exported_graph_is_fused_and_int8_is_quantized_from_it() -> None:
+    """The cached export runs attention as fused operators (and the fp32 test above holds for it)."""
+    import json
+
+    import onnx
+
+    from retrieval.embedding import export_onnx
+
+    folder = export_onnx(None, MODELS_DIR, quantize=True)
+    assert json.loads((folder / "meta.json").read_text())["fused"] is True
+    ops = {name: {n.op_type for n in onnx.load(str(folder / name), load_external_data=False).graph.node} for name in ("model.onnx", "model-int8.onnx")}
+    assert {"Attention", "SkipLayerNormalization"} <= ops["model.onnx"] and "Softmax" not in ops["model.onnx"]
+    assert {"QAttention", "MatMulInteger"} <= ops["model-int8.onnx"]
+
+
+def test_a_fusion_that_changes_the_output_is_not_kept(tmp_path: Path, torch_embedder: TorchEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fusion is checked against the plain export; when they disagree the plain graph is exported, and works."""
+    import json
+
+    from retrieval import embedding
+
+    monkeypatch.setattr(embedding, "FUSED_TOLERANCE", -1.0)  # no fused graph can pass
+    folder = embedding.export_onnx(None, tmp_path)
+    assert json.loads((folder / "meta.json").read_text())["fused"] is False
+    assert not list(folder.glob(".*"))  # no temporary files left behind
+    plain = embedding.OnnxEmbedder(None, tmp_path)
+    cos = np.sum(plain.embed(TEXTS) * torch_embedder.embed(TEXTS), axis=1)
+    assert cos.min() > 0.9999

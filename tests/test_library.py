@@ -203,3 +203,27 @@ def test_chunk_texts_live_in_metadata_and_libraries_written_before_still_read(li
     assert hits and "Swifts sleep on the wing." in hits[0].text
     answer = library.ask("Where do herons wade?")
     assert answer.answerable and "shallow water" in answer.text
+
+
+
+def test_document_texts_live_in_registry_metadata_and_libraries_written_before_still_read(library: Library) -> None:
+    text = "Herons wade in shallow water. Swifts sleep on the wing."
+    library.ingest_documents([Document("d", "s", "Birds", text)])
+    col = library.collection()
+    raw = col.docs.get(include=["documents", "metadatas", "embeddings"])
+    assert raw["documents"] == [None] and raw["metadatas"][0]["text"] == text  # no full-text index work for Chroma
+    assert library.document_text("d") == text
+    assert "text" not in col.document_meta(["d"])["d"] and library.sources()[0].title == "Birds"
+    # Written before: the full text as Chroma's document, none in metadata.
+    legacy = {k: v for k, v in raw["metadatas"][0].items() if k != "text"}
+    col.docs.delete(ids=["d"])
+    col.docs.add(ids=["d"], embeddings=raw["embeddings"], documents=[text], metadatas=[legacy])
+    assert library.document_text("d") == text and col.document_texts(["d", "absent"]) == {"d": text}
+    # Changed since: the upsert leaves the old Chroma document behind; the new text must win.
+    changed = "Herons wade in shallow water. Swifts sleep on the wing. Owls hunt at night."
+    report = library.ingest_documents([Document("d", "s", "Birds", changed)])
+    assert report.replaced == ["d"]
+    assert col.docs.get(ids=["d"], include=["documents"])["documents"] == [text]  # stale, ignored
+    assert library.document_text("d") == changed
+    answer = library.ask("When do owls hunt?")
+    assert answer.answerable and all(changed[c.start : c.end] == c.quote for c in answer.citations)
