@@ -255,11 +255,12 @@ class Collection:
             ],
         )
         self._bump()
-        # Retire every chunk of these documents that belongs to another version.
-        current = {doc.doc_id: doc.content_hash for doc, *_ in items}
-        where: dict[str, Any] = {"doc_id": {"$in": list(current)}} if len(current) > 1 else {"doc_id": next(iter(current))}
-        got = self.chunks.get(where=where, include=["metadatas"])
-        stale = [i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True) if (m or {}).get("version") != current.get(str((m or {}).get("doc_id")))]
+        # Retire every other chunk of these documents (a chunk's id names its document's version,
+        # so ids alone tell: no metadata is read back).
+        doc_ids = [doc.doc_id for doc, *_ in items]
+        where: dict[str, Any] = {"doc_id": {"$in": doc_ids}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        written = set(ids)
+        stale = [i for i in self.chunks.get(where=where, include=[])["ids"] if i not in written]
         for lo in range(0, len(stale), batch):
             self.chunks.delete(ids=stale[lo : lo + batch])
         self._bump()
