@@ -12,8 +12,10 @@ For each backend and repeat, in the same run and interleaved (so machine load hi
             "process" adds interpreter start and imports.
 Bare runs twice, each as one session with the runtime's default options (threads, spinning), on
 the same model file ragbot runs (the fused export; bare int8 is its quantized copy): at batch 32
-(the issue's reference set-up) and at ragbot's own batch size (RAGBOT_EMBED_BATCH_SIZE, default 8:
-smaller length-sorted batches encode faster on 2 cores). ragbot's ingest session uses the same
+(the issue's reference set-up) and at ragbot's own batch size for that backend ("same batch":
+RAGBOT_EMBED_BATCH_SIZE, default 8 for onnx and torch, since smaller length-sorted batches encode
+faster on 2 cores, and 1 for onnx-int8, whose vectors otherwise depend on what shares their batch).
+ragbot's ingest session uses the same
 options. Ratios are ragbot over bare (goal: ingest ≤ 1.15× bare encode). Throughput is passages/s.
 """
 
@@ -72,7 +74,12 @@ def main() -> None:
     info = machine()
     from retrieval.settings import Settings
 
-    ragbot_batch = Settings(_env_file=None).embed_batch_size  # type: ignore[call-arg]
+    from retrieval.embedding import default_batch_size
+
+    configured = Settings(_env_file=None).embed_batch_size  # type: ignore[call-arg]
+
+    def ragbot_batch(backend: str) -> int:
+        return configured or default_batch_size(backend)
 
     from retrieval.embedding import export_onnx
 
@@ -93,7 +100,7 @@ def main() -> None:
                 order = ("bare", "same", "ragbot") if rep % 2 == 0 else ("ragbot", "same", "bare")
                 for what in order:
                     if what in ("bare", "same"):
-                        size = REFERENCE_BATCH if what == "bare" else ragbot_batch
+                        size = REFERENCE_BATCH if what == "bare" else ragbot_batch(b)
                         r = run_measured([PY, str(ROOT / "bench" / "bare.py"), "encode", "--backend", b, "--model-dir", str(model_dir),
                                           "--texts", str(work / "texts.jsonl"), "--batch-size", str(size)])
                         if r.returncode:
@@ -121,9 +128,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     n = len(passages)
-    b32, bs = f"b{REFERENCE_BATCH}", f"b{ragbot_batch}"
-    columns = ["backend", f"bare {b32} s", f"bare {bs} s", "ragbot ingest s", f"ingest / bare {b32}", f"ingest / bare {bs}",
-               f"CPU s / bare {bs}", "ragbot passages/s", f"vs torch {b32}", f"vs torch {bs}", "peak MB ragbot / bare"]
+    b32, bs, tb = f"b{REFERENCE_BATCH}", "same batch", f"b{ragbot_batch('torch')}"
+    columns = ["backend", "ragbot batch", f"bare {b32} s", f"bare {bs} s", "ragbot ingest s", f"ingest / bare {b32}", f"ingest / bare {bs}",
+               f"CPU s / bare {bs}", "ragbot passages/s", f"vs torch {b32}", f"vs torch {tb}", "peak MB ragbot / bare"]
     rows = []
     torch_bare = median(raw["torch"]["bare_encode"]) if "torch" in raw else None
     torch_same = median(raw["torch"]["same_encode"]) if "torch" in raw else None
@@ -131,7 +138,7 @@ def main() -> None:
         d = raw[b]
         be, same, ing = median(d["bare_encode"]), median(d["same_encode"]), median(d["ingest"])
         rows.append([
-            b, f"{be:.1f} ({spread(d['bare_encode'])})", f"{same:.1f} ({spread(d['same_encode'])})", f"{ing:.1f} ({spread(d['ingest'])})",
+            b, str(ragbot_batch(b)), f"{be:.1f} ({spread(d['bare_encode'])})", f"{same:.1f} ({spread(d['same_encode'])})", f"{ing:.1f} ({spread(d['ingest'])})",
             ratio(ing, be), ratio(ing, same), ratio(median(d["cpu"]), median(d["same_cpu"])),
             f"{n / ing:.1f}", ratio(torch_bare, ing) if torch_bare else "-", ratio(torch_same, ing) if torch_same else "-",
             f"{median(d['peak_mb']):.0f} / {median(d['bare_peak_mb']):.0f}",
@@ -139,7 +146,7 @@ def main() -> None:
     notes = [
         f"{n} passages, {len(texts)} chunks; medians of {args.repeats} interleaved repeat(s), (min–max) in brackets.",
         f"bare {b32}: the bare runtime at batch {REFERENCE_BATCH} (the issue's reference set-up); bare {bs}: at ragbot's own batch size",
-        f"(RAGBOT_EMBED_BATCH_SIZE={ragbot_batch}): same runtime, model file, texts, batches and session options as ragbot's ingest",
+        "for the backend (column 'ragbot batch'): same runtime, model file, texts, batches and session options as ragbot's ingest",
         "(the runtime's defaults); CPU s shows ragbot's own extra work.",
         "'vs torch' = ragbot ingest throughput over bare SentenceTransformer.encode throughput (goal ≥ 1.5× fp32, ≥ 2.4× int8).",
         "CPU s compares whole processes (interpreter, imports, model load included); CPU time is the",

@@ -96,8 +96,8 @@ def main() -> None:
     delta = {m: (results["onnx-int8"][m] - results["onnx"][m]) * 100 for m in metrics}
     rows.append(["int8 − fp32 (points)", *[f"{delta[m]:+.1f}" for m in metrics], ""])
     holds = abs(delta[f"dense@{args.k}"]) <= 0.5 and abs(delta[f"fused@{args.k}"]) <= 0.5
-    verdict = ("int8 holds quality (dense and fused hit@%d within 0.5 points): default onnx-int8" if holds
-               else "int8 does not hold quality within 0.5 points: default stays onnx (fp32)") % args.k
+    verdict = (f"int8 holds quality (dense and fused hit@{args.k} within 0.5 points): default onnx-int8" if holds
+               else f"int8 does not hold quality (dense and fused hit@{args.k} within 0.5 points): default onnx (fp32)")
     print_table(f"SQuAD v1.1 dev retrieval, {len(questions)} questions over {len(passages)} passages", columns, rows, [verdict])
     print(markdown_table(columns, rows))
     write_json(args.json, {"benchmark": "quality", "machine": info, "questions": len(questions), "passages": len(passages),

@@ -38,7 +38,11 @@ class Settings(BaseSettings):
         description="onnx-int8 (default: quantized, faster, same SQuAD quality), onnx (fp32), or torch (sentence-transformers).",
     )
     model_cache_dir: Path | None = Field(None, description="Where exported ONNX models live; default DATA_DIR/models.")
-    embed_batch_size: int = Field(8, ge=1, description="Texts per embedding batch (8 encoded SQuAD 1.1-1.2x faster than 32 on 2 cores).")
+    embed_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Texts per embedding batch; unset: 1 for onnx-int8 (a text's vector then never depends on what shares its batch), else 8.",
+    )
 
     # Chunking and retrieval
     chunk_tokens: int = Field(200, ge=32, le=256, description="Target chunk size in model tokens (window is 256).")

@@ -58,6 +58,20 @@ def test_onnx_fp32_does_not_depend_on_batch_composition(embedder: Embedder) -> N
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
+def test_int8_embeds_one_text_at_a_time_so_neighbours_do_not_move_its_vector() -> None:
+    """int8 quantizes each batch's activations with one scale: its default batch is 1, so a vector never depends on the others."""
+    from retrieval.embedding import default_batch_size
+
+    int8 = load_embedder(None, "onnx-int8", MODELS_DIR)
+    assert int8.batch_size == default_batch_size("onnx-int8") == 1
+    assert load_embedder(None, "onnx", MODELS_DIR).batch_size == default_batch_size("onnx") == 8
+    texts = [*TEXTS, LONG]
+    alone = np.stack([int8.embed([t])[0] for t in texts])
+    np.testing.assert_allclose(int8._embed(texts), alone, atol=1e-6)  # one call, many texts: the same vectors
+    batched = load_embedder(None, "onnx-int8", MODELS_DIR, batch_size=8)._embed(texts)
+    assert np.abs(batched - alone).max() > 1e-4  # what batch 1 avoids: in batches of 8 the neighbours show
+
+
 def test_identity_is_known_without_loading(embedder: Embedder, torch_embedder: TorchEmbedder) -> None:
     """The identity computed from settings is the loaded embedder's; fp32 ONNX and PyTorch share it, int8 does not."""
     assert embedder_identity(None, "onnx") == embedder.identity == torch_embedder.identity == "all-MiniLM-L6-v2|fp32"
