@@ -178,3 +178,20 @@ def squad_questions(n: int, seed: int = 0, passage_ids: set[str] | None = None) 
     if passage_ids is not None:
         rows = [r for r in rows if str(r.get("gold_passage_id")) in passage_ids]
     return random.Random(seed).sample(rows, min(n, len(rows)))
+
+
+def chunk_texts(jsonl: Path) -> list[tuple[str, str]]:
+    """(doc_id, indexed text) of every chunk ragbot embeds for a JSONL corpus, made with ragbot's own loader and chunker."""
+    from retrieval.chunking import chunk_document, indexed_text
+    from retrieval.embedding import load_embedder
+    from retrieval.loaders import load_sources
+    from retrieval.settings import Settings
+
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    tok = load_embedder(None, "onnx", MODELS).tokenizer
+    out: list[tuple[str, str]] = []
+    for item in load_sources([str(jsonl)], 10**9):
+        if item.document:
+            d = item.document
+            out += [(d.doc_id, indexed_text(d.title, c.text)) for c in chunk_document(d, tok, s.chunk_tokens, s.chunk_overlap_tokens)]
+    return out

@@ -15,8 +15,8 @@ the same model file ragbot runs (the fused export; bare int8 is its quantized co
 (the issue's reference set-up) and at ragbot's own batch size for that backend ("same batch":
 RAGBOT_EMBED_BATCH_SIZE, default 8 for onnx and torch, since smaller length-sorted batches encode
 faster on 2 cores, and 1 for onnx-int8, whose vectors otherwise depend on what shares their batch).
-ragbot's ingest session uses the same
-options. Ratios are ragbot over bare (goal: ingest ≤ 1.15× bare encode). Throughput is passages/s.
+ragbot's ingest session uses the same options. Ratios are ragbot over bare (goal: ingest ≤ 1.15×
+bare encode). Throughput is passages/s.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from _common import (
     MODELS,
     PY,
     ROOT,
+    chunk_texts,
     machine,
     markdown_table,
     median,
@@ -46,23 +46,6 @@ from _common import (
 REFERENCE_BATCH = 32  # sentence-transformers' default, and the batch of the issue's reference figures
 
 
-def chunk_texts(passages: list[dict[str, Any]], jsonl: Path) -> list[str]:
-    """The texts ragbot embeds for these passages, made with ragbot's own loader and chunker."""
-    from retrieval.chunking import chunk_document, indexed_text
-    from retrieval.embedding import load_embedder
-    from retrieval.loaders import load_sources
-    from retrieval.settings import Settings
-
-    s = Settings(_env_file=None)  # type: ignore[call-arg]
-    tok = load_embedder(None, "onnx", MODELS).tokenizer
-    texts = []
-    for item in load_sources([str(jsonl)], 10**9):
-        if item.document:
-            d = item.document
-            texts += [indexed_text(d.title, c.text) for c in chunk_document(d, tok, s.chunk_tokens, s.chunk_overlap_tokens)]
-    return texts
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--passages", type=int, default=500, help="first N SQuAD dev passages; 0 = all 2,067")
@@ -74,14 +57,12 @@ def main() -> None:
     info = machine()
     from retrieval.settings import Settings
 
-    from retrieval.embedding import default_batch_size
+    from retrieval.embedding import default_batch_size, export_onnx
 
     configured = Settings(_env_file=None).embed_batch_size  # type: ignore[call-arg]
 
     def ragbot_batch(backend: str) -> int:
         return configured or default_batch_size(backend)
-
-    from retrieval.embedding import export_onnx
 
     model_dir = export_onnx(None, MODELS, quantize="onnx-int8" in backends)
     passages = squad_passages(args.passages or None)
@@ -89,7 +70,7 @@ def main() -> None:
     try:
         jsonl = work / "passages.jsonl"
         jsonl.write_text("".join(json.dumps(p) + "\n" for p in passages))
-        texts = chunk_texts(passages, jsonl)
+        texts = [text for _, text in chunk_texts(jsonl)]
         (work / "texts.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
         print(f"{len(passages)} passages -> {len(texts)} chunks; backends {backends}; {args.repeats} repeat(s)\n")
 

@@ -16,12 +16,9 @@ import argparse
 import time
 
 import numpy as np
-from _common import MODELS, SQUAD, machine, markdown_table, print_table, squad_questions, write_json
+from _common import MODELS, SQUAD, chunk_texts, machine, markdown_table, print_table, squad_questions, write_json
 
-from retrieval.chunking import chunk_document, indexed_text
 from retrieval.embedding import load_embedder
-from retrieval.loaders import load_sources
-from retrieval.settings import Settings
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,15 +28,8 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [int(x) for x in args.batch_sizes.split(",")]
     info = machine()
-    s = Settings(_env_file=None)  # type: ignore[call-arg]
-    tok = load_embedder(None, "onnx", MODELS).tokenizer
-    texts, owner = [], []
-    for item in load_sources([str(SQUAD / "passages.jsonl")], 10**9):
-        if item.document:
-            d = item.document
-            for c in chunk_document(d, tok, s.chunk_tokens, s.chunk_overlap_tokens):
-                texts.append(indexed_text(d.title, c.text))
-                owner.append(d.doc_id)
+    chunks = chunk_texts(SQUAD / "passages.jsonl")
+    owner, texts = [doc_id for doc_id, _ in chunks], [text for _, text in chunks]
     qs = squad_questions(args.questions)
     gold = [str(q["gold_passage_id"]) for q in qs]
 

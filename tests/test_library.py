@@ -205,7 +205,6 @@ def test_chunk_texts_live_in_metadata_and_libraries_written_before_still_read(li
     assert answer.answerable and "shallow water" in answer.text
 
 
-
 def test_document_texts_live_in_registry_metadata_and_libraries_written_before_still_read(library: Library) -> None:
     text = "Herons wade in shallow water. Swifts sleep on the wing."
     library.ingest_documents([Document("d", "s", "Birds", text)])
