@@ -3,6 +3,7 @@
     .venv/bin/python bench/generative_eval.py                 # llamacpp + bundled SmolLM2-135M, 200 SQuAD questions
     .venv/bin/python bench/generative_eval.py --generator openai --n 50   # uses RAGBOT_OPENAI_BASE_URL
     .venv/bin/python bench/generative_eval.py --calibrate     # the support-threshold calibration table
+    .venv/bin/python bench/generative_eval.py --calibrate --backend onnx   # ... with fp32 vectors
 
 Prints, per question set: share of generated sentences kept, share of answers that fell back to
 the extractive composer, citation precision after verification (a cited quote contains a gold
@@ -143,7 +144,7 @@ def print_table(rows: list[list[str]], header: list[str]) -> None:
 
 def evaluate(args: argparse.Namespace) -> None:
     """The generative path (and the extractive composer for comparison) on both question sets."""
-    embedder = load_embedder(None, "onnx", MODELS)
+    embedder = load_embedder(None, args.backend, MODELS)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp) / "sample", model_cache_dir=MODELS,  # type: ignore[call-arg]
                             generator=args.generator)
@@ -159,7 +160,7 @@ def evaluate(args: argparse.Namespace) -> None:
             rows.append(run_set(sample, f"sample article, {gen}", SAMPLE_QUESTIONS, gen, args.k).row())
             rows.append(run_set(squad, f"SQuAD dev {args.n} (seed {args.seed}), {gen}", items, gen, args.k).row())
             print(f"done: {gen}", file=sys.stderr)
-    print(f"generator={args.generator} model={settings.llm_model or 'bundled SmolLM2-135M-Instruct Q4_1'} k={args.k} "
+    print(f"backend={args.backend} generator={args.generator} model={settings.llm_model or 'bundled SmolLM2-135M-Instruct Q4_1'} k={args.k} "
           f"threshold={settings.llm_support_threshold}")
     print_table(rows, HEADER)
 
@@ -181,7 +182,7 @@ def _answer_clause(sentence: str, answer: str) -> str:
 
 def calibrate(args: argparse.Namespace) -> None:
     """Similarity of answer-like claims to the passage that holds their answer vs. to ones that do not."""
-    embedder: Embedder = load_embedder(None, "onnx", MODELS)
+    embedder: Embedder = load_embedder(None, args.backend, MODELS)
     passages = {p["id"]: p for p in map(json.loads, (SQUAD / "passages.jsonl").open())}
     by_title: dict[str, list[str]] = {}
     for pid, p in passages.items():
@@ -226,7 +227,7 @@ def calibrate(args: argparse.Namespace) -> None:
             facts_pass[name].append(not missing_facts(claim, [gold_hit, other_hit][index]))
     import numpy as np
 
-    print(f"{used} SQuAD v1.1 dev questions (shuffled with seed 1, the {args.n} evaluation questions left out)\n")
+    print(f"backend={args.backend}: {used} SQuAD v1.1 dev questions (shuffled with seed 1, the {args.n} evaluation questions left out)\n")
     print("similarity of the claim to the best sentence (or clause) of the passage:\n")
     header = ["claim vs passage", "should be", "n", "p10", "median", "p90", "facts check passes"]
     table = []
@@ -268,6 +269,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--calibrate", action="store_true", help="print the support-threshold calibration instead")
     parser.add_argument("--calibration-n", type=int, default=500)
+    parser.add_argument("--backend", default=Settings(_env_file=None).embed_backend,  # type: ignore[call-arg]
+                        choices=["onnx", "onnx-int8", "torch"], help="embedding backend (default: ragbot's default)")
     args = parser.parse_args()
     if not SQUAD.exists():
         sys.exit(f"SQuAD v1.1 dev not found at {SQUAD}; set RAGBOT_SHARED_DATA.")

@@ -10,13 +10,14 @@ For each backend and repeat, in the same run and interleaved (so machine load hi
   * ragbot: `ragbot ingest FILE --json` in a fresh process and data dir. "ingest" is the time
             ragbot itself reports (open the store, load the model, load, chunk, embed, write);
             "process" adds interpreter start and imports.
-Bare runs twice, each as one session with the runtime's default options (threads, spinning), on
+Bare runs twice, each as one session with the runtime's default options (spinning threads), on
 the same model file ragbot runs (the fused export; bare int8 is its quantized copy): at batch 32
 (the issue's reference set-up) and at ragbot's own batch size for that backend ("same batch":
 RAGBOT_EMBED_BATCH_SIZE, default 8 for onnx and torch, since smaller length-sorted batches encode
-faster on 2 cores, and 1 for onnx-int8, whose vectors otherwise depend on what shares their batch).
-ragbot's ingest session uses the same options. Ratios are ragbot over bare (goal: ingest ≤ 1.15×
-bare encode). Throughput is passages/s.
+faster on 2 cores, and 1 for onnx-int8, whose vectors otherwise depend on what shares their batch),
+laid out as ragbot lays them out: batches of one or two run side by side, one per core, on
+single-threaded calls (`bench/bare.py encode --workers`). ragbot's ingest session uses the same
+options. Ratios are ragbot over bare (goal: ingest ≤ 1.15× bare encode). Throughput is passages/s.
 """
 
 from __future__ import annotations
@@ -57,12 +58,15 @@ def main() -> None:
     info = machine()
     from retrieval.settings import Settings
 
-    from retrieval.embedding import default_batch_size, export_onnx
+    from retrieval.embedding import bulk_workers, default_batch_size, export_onnx
 
     configured = Settings(_env_file=None).embed_batch_size  # type: ignore[call-arg]
 
     def ragbot_batch(backend: str) -> int:
         return configured or default_batch_size(backend)
+
+    def ragbot_workers(backend: str) -> int:  # batches side by side (ONNX, batches of one or two)
+        return 1 if backend == "torch" else bulk_workers(ragbot_batch(backend))
 
     model_dir = export_onnx(None, MODELS, quantize="onnx-int8" in backends)
     passages = squad_passages(args.passages or None)
@@ -82,8 +86,9 @@ def main() -> None:
                 for what in order:
                     if what in ("bare", "same"):
                         size = REFERENCE_BATCH if what == "bare" else ragbot_batch(b)
+                        workers = 1 if what == "bare" else ragbot_workers(b)
                         r = run_measured([PY, str(ROOT / "bench" / "bare.py"), "encode", "--backend", b, "--model-dir", str(model_dir),
-                                          "--texts", str(work / "texts.jsonl"), "--batch-size", str(size)])
+                                          "--texts", str(work / "texts.jsonl"), "--batch-size", str(size), "--workers", str(workers)])
                         if r.returncode:
                             raise SystemExit(f"bare {b} failed: {r.stderr[-2000:]}")
                         out = json.loads(r.stdout.strip().splitlines()[-1])
@@ -119,7 +124,7 @@ def main() -> None:
         d = raw[b]
         be, same, ing = median(d["bare_encode"]), median(d["same_encode"]), median(d["ingest"])
         rows.append([
-            b, str(ragbot_batch(b)), f"{be:.1f} ({spread(d['bare_encode'])})", f"{same:.1f} ({spread(d['same_encode'])})", f"{ing:.1f} ({spread(d['ingest'])})",
+            b, str(ragbot_batch(b)) + (f" ×{ragbot_workers(b)}" if ragbot_workers(b) > 1 else ""), f"{be:.1f} ({spread(d['bare_encode'])})", f"{same:.1f} ({spread(d['same_encode'])})", f"{ing:.1f} ({spread(d['ingest'])})",
             ratio(ing, be), ratio(ing, same), ratio(median(d["cpu"]), median(d["same_cpu"])),
             f"{n / ing:.1f}", ratio(torch_bare, ing) if torch_bare else "-", ratio(torch_same, ing) if torch_same else "-",
             f"{median(d['peak_mb']):.0f} / {median(d['bare_peak_mb']):.0f}",
@@ -127,8 +132,8 @@ def main() -> None:
     notes = [
         f"{n} passages, {len(texts)} chunks; medians of {args.repeats} interleaved repeat(s), (min–max) in brackets.",
         f"bare {b32}: the bare runtime at batch {REFERENCE_BATCH} (the issue's reference set-up); bare {bs}: at ragbot's own batch size",
-        "for the backend (column 'ragbot batch'): same runtime, model file, texts, batches and session options as ragbot's ingest",
-        "(the runtime's defaults); CPU s shows ragbot's own extra work.",
+        "for the backend (column 'ragbot batch'; '×2': that many batches side by side, one thread each): same runtime, model",
+        "file, texts, batches, threads and session options as ragbot's ingest; CPU s shows ragbot's own extra work.",
         "'vs torch' = ragbot ingest throughput over bare SentenceTransformer.encode throughput (goal ≥ 1.5× fp32, ≥ 2.4× int8).",
         "CPU s compares whole processes (interpreter, imports, model load included); CPU time is the",
         "steadier figure when other work shares the cores.",

@@ -119,12 +119,17 @@ def test_torch_backend_counts_real_tokens(embedder: Embedder, torch_embedder: To
     assert short < 16 and long > 256
 
 
-@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
-def test_ingest_bulk_session_gives_the_same_vectors_and_is_dropped_after(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("backend", "batch_size"), [("onnx", 8), ("onnx-int8", 8), ("onnx-int8", 1)])
+def test_ingest_bulk_session_gives_the_same_vectors_and_is_dropped_after(backend: str, batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside an ingest, big calls run on a second session (batches of one side by side, one per core), with the same vectors."""
+    import threading
+
     from retrieval import embedding
 
-    onnx = load_embedder(None, backend, MODELS_DIR, batch_size=8)
+    onnx = load_embedder(None, backend, MODELS_DIR, batch_size=batch_size)
     assert isinstance(onnx, embedding.OnnxEmbedder)
+    side_by_side = batch_size <= embedding.SIDE_BY_SIDE_MAX_BATCH and embedding.usable_cores() > 1
+    assert onnx.bulk_workers == (embedding.usable_cores() if side_by_side else 1)
     sentences = [f"{n}: {s}" for n in range(12) for s in SAMPLE_ARTICLE.read_text().split(". ") if s.strip()]
     spans = [[(0, min(10, len(t))), (0, len(t))] for t in sentences]
     assert len(sentences) >= embedding.BULK_MIN_TEXTS
@@ -133,20 +138,27 @@ def test_ingest_bulk_session_gives_the_same_vectors_and_is_dropped_after(backend
         onnx.embed_spans(sentences[:10], spans[:10])
         assert onnx._bulk is None  # a small call (one article) makes no extra session
         used: set[int] = set()
+        threads: set[int] = set()
         run_batch = embedding.OnnxEmbedder._run_batch
 
         def recording(self: embedding.OnnxEmbedder, session: object, *args: object) -> None:
             used.add(id(session))
+            threads.add(threading.get_ident())
             run_batch(self, session, *args)  # type: ignore[arg-type]
 
         monkeypatch.setattr(embedding.OnnxEmbedder, "_run_batch", recording)
         together, together_parts = onnx.embed_spans(sentences, spans)
         assert onnx._bulk is not None and used == {id(onnx._bulk)}  # not the question session
+        if side_by_side:  # one single-threaded call per core
+            assert len(threads) == onnx.bulk_workers and threading.get_ident() not in threads
+            assert onnx._bulk.get_session_options().intra_op_num_threads == 1
+        else:
+            assert threads == {threading.get_ident()}
         with embedding.ingesting(onnx):  # nested (two ingests at once): the inner end keeps it
             pass
         assert onnx._bulk is not None
     assert onnx._bulk is None
-    # Same graph, same batches: spinning threads change the timing, not the arithmetic.
+    # Same graph, same batches: spinning threads and thread counts change the timing, not the arithmetic.
     assert np.array_equal(alone, together)
     assert all(np.array_equal(a, b) for a, b in zip(alone_parts, together_parts, strict=True))
 
