@@ -507,15 +507,14 @@ class OnnxEmbedder:
         bulk = self._bulk_session() if len(texts) >= BULK_MIN_TEXTS else None
         session = bulk or self.session
         workers = min(self.bulk_workers, len(batches)) if bulk is not None else 1
-        if workers <= 1:
-            for idx in batches:
-                self._run_batch(session, idx, encodings, out, spans, parts)
-            return out
 
         def run(share: list[list[int]]) -> None:  # each batch fills its own rows of `out` and `parts`
             for idx in share:
                 self._run_batch(session, idx, encodings, out, spans, parts)
 
+        if workers <= 1:
+            run(batches)
+            return out
         from concurrent.futures import ThreadPoolExecutor
 
         # Every worker-th batch of the length-sorted list: the shares come out about equally long.
