@@ -21,8 +21,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
-SHARED = Path(os.environ.get("RAGBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
-SQUAD = SHARED / "squad-v1.1-dev"
+DATA = ROOT / "data"  # vendored data sets (data/README.md)
+SQUAD = DATA / "squad-v1.1-dev"
 MODELS = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
 
 if str(ROOT) not in sys.path:

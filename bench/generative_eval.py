@@ -35,8 +35,7 @@ from retrieval.settings import Settings
 from retrieval.text import sentence_spans
 from retrieval.types import Answer, Hit
 
-SHARED = Path(os.environ.get("RAGBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
-SQUAD = SHARED / "squad-v1.1-dev"
+SQUAD = ROOT / "data" / "squad-v1.1-dev"
 MODELS = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
 
 # The sample article's questions with their gold answers; an empty list means "not in the article".
@@ -273,7 +272,7 @@ def main() -> None:
                         choices=["onnx", "onnx-int8", "torch"], help="embedding backend (default: ragbot's default)")
     args = parser.parse_args()
     if not SQUAD.exists():
-        sys.exit(f"SQuAD v1.1 dev not found at {SQUAD}; set RAGBOT_SHARED_DATA.")
+        sys.exit(f"SQuAD v1.1 dev not found at {SQUAD}.")
     calibrate(args) if args.calibrate else evaluate(args)
 
 

@@ -40,7 +40,7 @@ from retrieval.settings import Settings
 from retrieval.types import CANNOT_ANSWER
 from tests.bot.fakes import fake_interaction
 
-SQUAD = ROOT.parent / "shared" / "data" / "squad-v1.1-dev"
+SQUAD = ROOT / "data" / "squad-v1.1-dev"
 GUILD = 1
 
 

@@ -15,7 +15,7 @@ import json
 import random
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-v1.1-dev"
+SHARED = Path(__file__).resolve().parents[1] / "data" / "squad-v1.1-dev"
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ only be found by meaning: BM25 is weak there and dense retrieval strong, the opp
 SQuAD as a whole. Keeping both sets in the eval routine shows when fusion is tuned to one.
 
     python bench/make_dense_set.py            # writes bench/data/squad-low-overlap.jsonl
-    ragbot eval bench/data/squad-low-overlap.jsonl --corpus ../shared/data/squad-v1.1-dev/passages.jsonl
+    ragbot eval bench/data/squad-low-overlap.jsonl --corpus data/squad-v1.1-dev/passages.jsonl
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from retrieval.keyword import question_terms, terms
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-v1.1-dev"
+SHARED = Path(__file__).resolve().parents[1] / "data" / "squad-v1.1-dev"
 
 
 def overlap(question: str, passage: dict) -> float:

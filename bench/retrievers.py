@@ -3,8 +3,8 @@
 Scores every chunk for every question in memory (the library's own vectors and BM25 index),
 so each ranking is exact; ragbot's fused ranking is `Library.search` itself.
 
-    ragbot ingest ../shared/data/squad-v1.1-dev/passages.jsonl       # into RAGBOT_DATA_DIR
-    python bench/retrievers.py ../shared/data/squad-v1.1-dev/questions.jsonl --limit 2000
+    ragbot ingest data/squad-v1.1-dev/passages.jsonl       # into RAGBOT_DATA_DIR
+    python bench/retrievers.py data/squad-v1.1-dev/questions.jsonl --limit 2000
     python bench/retrievers.py bench/data/squad-low-overlap.jsonl
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +18,19 @@ from retrieval.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 # The exported ONNX model is cached across runs in the checkout (git-ignored): export costs ~10 s.
 MODELS_DIR = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
-SHARED_DATA = Path(os.environ.get("RAGBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED_DATA = ROOT / "data"  # vendored data sets (data/README.md); nothing outside the checkout is read
 
 _SCRUBBED = ("DISCORD_TOKEN", "DISCORD_DEV_GUILD")
+_OUTSIDE = str(ROOT.parent / "shared")
+
+
+def _no_reads_outside_the_checkout(event: str, args: tuple) -> None:
+    """Fail any test that opens the project's sibling `shared/` folder: a user's clone has none."""
+    if event == "open" and isinstance(args[0], str | Path) and str(args[0]).startswith(_OUTSIDE + os.sep):
+        raise PermissionError(f"tests must not read {args[0]}: vendor what they need into the repository (data/)")
+
+
+sys.addaudithook(_no_reads_outside_the_checkout)
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +39,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for name in list(os.environ):
-        if name.startswith("RAGBOT_") and name not in ("RAGBOT_TEST_MODELS", "RAGBOT_SHARED_DATA", "RAGBOT_TEST_CHROMA_URL"):
+        if name.startswith("RAGBOT_") and name not in ("RAGBOT_TEST_MODELS", "RAGBOT_TEST_CHROMA_URL"):
             monkeypatch.delenv(name)
     for name in _SCRUBBED:
         monkeypatch.delenv(name, raising=False)
@@ -66,9 +77,9 @@ def sample_library(library: Library) -> Library:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The project's shared data folder (sample article, SQuAD v1.1 dev)."""
+    """The vendored data folder (SQuAD v1.1 dev)."""
     if not (SHARED_DATA / "squad-v1.1-dev" / "passages.jsonl").exists():
-        pytest.fail(f"shared data not found at {SHARED_DATA}; set RAGBOT_SHARED_DATA")
+        pytest.fail(f"the vendored SQuAD data is missing from {SHARED_DATA}")
     return SHARED_DATA
 
 
