@@ -24,7 +24,7 @@ class Asker:
     @property
     def streams(self) -> bool:
         """Whether answers arrive token by token (generative backends) and drafts are worth showing."""
-        return self.settings.generator != "extractive"
+        return self.library.generator != "extractive"
 
     def admit(self, user_id: int, question: str) -> str:
         """The cleaned question, or a RagbotError (empty, too long, cooldown, busy) before any work starts."""

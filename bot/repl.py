@@ -47,7 +47,7 @@ def _reader(lib: Library) -> Any:
 
 def ask_streaming(lib: Library, console: Console, question: str, k: int, collection: str | None) -> Answer:
     """Ask; with a language model, show its draft as it arrives, then replace it by the verified answer."""
-    if lib.settings.generator == "extractive":
+    if lib.generator == "extractive":
         return lib.ask(question, k=k, collection=collection)
     draft: list[str] = []
 

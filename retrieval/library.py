@@ -38,6 +38,7 @@ class Library:
         self._collections: dict[str, Collection] = {}
         self._searchers: dict[str, Searcher] = {}
         self._lock = threading.RLock()
+        self._generator: tuple[str, str | None] | None = None
 
     # -- resources ----------------------------------------------------------------------------
     @property
@@ -63,11 +64,34 @@ class Library:
                 self._client = open_client(self.settings)
             return self._client
 
+    @property
+    def generator(self) -> str:
+        """The generator questions use unless told otherwise: the configured one, or extractive when it cannot run here."""
+        return self._resolve_generator()[0]
+
+    @property
+    def generator_note(self) -> str | None:
+        """One sentence saying why the configured generator is not used here, or None."""
+        return self._resolve_generator()[1]
+
+    def _resolve_generator(self) -> tuple[str, str | None]:
+        if self._generator is None:
+            from retrieval.llm import unavailable
+
+            why = unavailable(self.settings)
+            self._generator = ("extractive", f"Answering with quoted sentences instead of the local model: {why}.") if why else (self.settings.generator, None)
+        return self._generator
+
     def warm(self, collection: str | None = None) -> None:
-        """Load the model, open the store and build the keyword index now rather than on the first question."""
+        """Load the models, open the store and build the keyword index now rather than on the first question."""
         self.embedder.embed(["warm up"])
         if self._exists(collection):
             self._searcher(collection).keyword()
+        if self.generator == "llamacpp":
+            from retrieval.answer.prompts import prefix
+            from retrieval.llm import chat_model
+
+            chat_model(self.settings, "llamacpp").prime(prefix())  # type: ignore[attr-defined]
 
     def collection(self, name: str | None = None, create: bool = True) -> Collection:
         """The named collection (default from settings)."""
@@ -300,7 +324,7 @@ class Library:
 
         t0 = time.perf_counter()
         question = self.check_question(question)
-        generator = generator or self.settings.generator
+        generator = generator or self.generator
         if not self._exists(collection):
             return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator)
         searcher = self._searcher(collection)

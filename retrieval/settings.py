@@ -63,8 +63,15 @@ class Settings(BaseSettings):
     )
 
     # Answering
-    generator: str = Field("extractive", description="extractive, llamacpp, ollama or openai.")
-    llm_model: str | None = Field(None, description="GGUF path for llamacpp; model name for ollama/openai.")
+    generator: str = Field(
+        "llamacpp",
+        description="llamacpp (default: a local GGUF model in this process), ollama, openai, or extractive (quoted sentences, no model).",
+    )
+    llm_model: str | None = Field(
+        None,
+        description="For llamacpp a GGUF path or a packaged model (qwen2.5-coder-1.5b, the default, or qwen2.5-coder-0.5b); "
+        "for ollama/openai the model name.",
+    )
     ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
     openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible endpoint.")

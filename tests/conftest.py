@@ -47,6 +47,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAGBOT_MODEL_CACHE_DIR", str(MODELS_DIR))
     # The shared `embedder` fixture is fp32 ONNX; libraries opened from settings must agree with it.
     monkeypatch.setenv("RAGBOT_EMBED_BACKEND", "onnx")
+    # Tests answer with the extractive composer unless they ask for the local model (tests/answer/, the e2e tests).
+    monkeypatch.setenv("RAGBOT_GENERATOR", "extractive")
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +60,7 @@ def embedder() -> Embedder:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings pointing at this test's data dir."""
-    return Settings(_env_file=None, data_dir=tmp_path / "data", model_cache_dir=MODELS_DIR, embed_backend="onnx")  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path / "data", model_cache_dir=MODELS_DIR, embed_backend="onnx", generator="extractive")  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -86,7 +88,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def squad_library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, shared_data: Path) -> Iterator[Library]:
     """The whole SQuAD v1.1 dev corpus (2,067 passages) in one library, built once per session."""
-    settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("squad"), model_cache_dir=MODELS_DIR, embed_backend="onnx")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("squad"), model_cache_dir=MODELS_DIR, embed_backend="onnx", generator="extractive")  # type: ignore[call-arg]
     lib = Library(settings, embedder=embedder)
     report = lib.ingest([shared_data / "squad-v1.1-dev" / "passages.jsonl"])
     assert not report.problems and len(report.added) == 2067

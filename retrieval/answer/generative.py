@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from retrieval.answer import prompts
+from retrieval.answer import context, prompts
 from retrieval.answer.citations import number
-from retrieval.answer.extractive import StoredVectors, candidates, compose, relevant, score_sentences
+from retrieval.answer.extractive import (
+    GATE_THRESHOLD, StoredVectors, candidates, compose, confidence, is_list_question, retrieval_coverage, score_sentences,
+)
 from retrieval.answer.verify import verify
 from retrieval.embedding import Embedder
 from retrieval.llm import chat_model, check_generator, stream_text
@@ -31,27 +33,32 @@ def generate(
     model: BaseChatModel | None = None,
     stored: StoredVectors | None = None,
 ) -> Answer:
-    """A verified generative answer; the extractive one when no generated sentence survives.
+    """A verified generative answer, the cannot-answer reply, or the extractive answer when no generated sentence survives.
 
-    No model is called when the extractive scorer finds nothing relevant in the hits: the
-    answer is then the fixed cannot-answer phrase. `model` replaces the configured backend;
-    `stored` gives the chunks' stored sentence vectors (see `extractive.score_sentences`).
+    No model is called when the question is plainly off-topic for the hits (the cheap gate);
+    when the model says the passages do not answer, that is the answer too. `model` replaces
+    the configured backend; `stored` gives the chunks' stored sentence vectors.
     """
     generator = check_generator(generator or settings.generator)
     scored = score_sentences(question, candidates(hits), embedder, idf, question_vector, stored)
-    if not relevant(question, hits, scored, idf):
-        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator, hits=list(hits))
+    sure = confidence(scored, retrieval_coverage(question, hits, idf), hits)
+    if sure < GATE_THRESHOLD:
+        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
+                      hits=list(hits), confidence=sure)
+    shown = context.passages(hits, scored, is_list_question(question))
     chat = model or chat_model(settings, generator)
-    raw = stream_text(chat, prompts.messages(question, hits), settings, generator, on_token)
-    checked = verify(raw, hits, embedder, settings.llm_support_threshold)
+    raw = stream_text(chat, prompts.messages(question, shown), settings, generator, on_token)
+    checked = verify(raw, [p.hit for p in shown], embedder, settings.llm_support_threshold, question=question)
     if checked.kept:
         text, citations = number(checked.kept)
         return Answer(question=question, text=text, citations=citations, answerable=True, generator=generator,
-                      dropped=checked.dropped, hits=list(hits))
+                      dropped=checked.dropped, hits=list(hits), confidence=sure)
+    if checked.abstained:
+        said = " ".join(raw.split())[:300] or "(nothing)"
+        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
+                      dropped=[{"sentence": said, "markers": [], "reason": "the model found no answer in the passages"}],
+                      hits=list(hits), confidence=sure)
     answer = compose(question, hits, embedder, idf, question_vector, scored=scored)
     answer.generator = FALLBACK
     answer.dropped = checked.dropped
-    if checked.abstained:
-        said = " ".join(raw.split())[:300] or "(nothing)"
-        answer.dropped.append({"sentence": said, "markers": [], "reason": "the model found no answer in the passages"})
     return answer

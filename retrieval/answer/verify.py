@@ -18,7 +18,7 @@ import numpy as np
 
 from retrieval.answer.citations import Span, span_in_hit
 from retrieval.embedding import Embedder
-from retrieval.keyword import STOPWORDS, terms
+from retrieval.keyword import STOPWORDS, question_terms, terms
 from retrieval.text import sentence_spans, words
 from retrieval.types import CANNOT_ANSWER, Hit
 
@@ -128,10 +128,23 @@ def _stated(fact: str, vocab: set[str], nums: set[str]) -> bool:
         return low in vocab or _NUMBER_WORDS[low] in nums
     if low in vocab:
         return True
-    # "Russia"/"Russian", "Belousov"/"Belousov's": a shared stem of at least four letters.
+    # "Russia"/"Russian", "Belousov"/"Belousov's": a shared stem of at least four letters;
+    # "Defence"/"Defense": one letter apart in a long word.
     return len(low) >= 4 and any(
-        abs(len(w) - len(low)) <= 3 and (w.startswith(low) or low.startswith(w)) and min(len(w), len(low)) >= 4 for w in vocab
+        (abs(len(w) - len(low)) <= 3 and (w.startswith(low) or low.startswith(w)) and min(len(w), len(low)) >= 4)
+        or (len(low) >= 6 and _one_substitution(w, low))
+        for w in vocab
     )
+
+
+def _one_substitution(a: str, b: str) -> bool:
+    """Whether two words of one length differ in exactly one letter."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+
+def _states_all(text: str, found: Sequence[str]) -> bool:
+    vocab, nums = _vocabulary(text)
+    return all(_stated(f, vocab, nums) for f in found)
 
 
 def missing_facts(sentence: str, hit: Hit) -> list[str]:
@@ -180,17 +193,30 @@ class PassageSentences:
             self.rows.append(slice(first, len(texts)))
         self.vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
 
-    def best(self, index: int, claim: np.ndarray) -> tuple[Span | None, float]:
-        """The passage sentence closest in meaning to the claim (whole or by a clause), and that similarity."""
+    def best(self, index: int, claim: np.ndarray, stated: Sequence[str] = ()) -> tuple[Span | None, float]:
+        """The passage sentence closest in meaning to the claim (whole or by a clause), and that similarity.
+
+        `claim` is one vector or several readings of the claim (rows); the closest reading counts.
+        Sentences that state all of `stated` (the claim's names and numbers) come first, so
+        the quote is the sentence that holds the answer, not merely one that sounds like it.
+        """
         if not self.owner[index]:
             return None, 0.0
-        sims = self.vectors[self.rows[index]] @ claim
+        sims = (self.vectors[self.rows[index]] @ np.atleast_2d(claim).T).max(axis=1)
+        if stated:
+            states = np.array([_states_all(self.spans[index][o].quote, stated) for o in self.owner[index]])
+            if states.any():
+                sims = np.where(states, sims, -np.inf)
         i = int(np.argmax(sims))
         return self.spans[index][self.owner[index][i]], float(sims[i])
 
 
-def verify(raw: str, hits: Sequence[Hit], embedder: Embedder, threshold: float = SUPPORT_THRESHOLD) -> Verified:
-    """Keep the sentences of a model's answer that a cited passage supports; record why the others went."""
+def verify(raw: str, hits: Sequence[Hit], embedder: Embedder, threshold: float = SUPPORT_THRESHOLD, question: str = "") -> Verified:
+    """Keep the sentences of a model's answer that a cited passage supports; record why the others went.
+
+    A brief answer ("Andrey Belousov [1].") means little alone: each sentence is also compared
+    after the question it answers, and the closer of the two readings counts.
+    """
     result = Verified()
     drafted = parse(raw)
     claims = [d for d in drafted if not is_cannot_answer(d.text)]
@@ -198,10 +224,12 @@ def verify(raw: str, hits: Sequence[Hit], embedder: Embedder, threshold: float =
     if not claims:
         return result
     passages = PassageSentences(hits, embedder)
-    vectors = embedder.embed([c.text for c in claims])
+    texts = [c.text for c in claims]
+    vectors = embedder.embed(texts + ([f"{question} {t}" for t in texts] if question else []))
+    pairs = [vectors[i :: len(claims)] for i in range(len(claims))]
     seen: set[str] = set()
-    for claim, vector in zip(claims, vectors, strict=True):
-        spans, reason = _check(claim, vector, hits, passages, threshold)
+    for claim, vector in zip(claims, pairs, strict=True):
+        spans, reason = _check(claim, vector, hits, passages, threshold, question)
         key = " ".join(words(claim.text))
         if reason is None and key in seen:
             reason = "repeats an earlier sentence"
@@ -214,35 +242,55 @@ def verify(raw: str, hits: Sequence[Hit], embedder: Embedder, threshold: float =
 
 
 def _check(claim: Drafted, vector: np.ndarray, hits: Sequence[Hit], passages: PassageSentences,
-           threshold: float) -> tuple[list[Span], str | None]:
-    """The supporting quotes of one sentence, or why it has none."""
+           threshold: float, question: str = "") -> tuple[list[Span], str | None]:
+    """The supporting quotes of one sentence, or why it has none.
+
+    The passages it cites are tried first. Small models often cite the wrong number or none,
+    so when none of those supports it, the other passages shown are tried: the markers the
+    user sees are the quotes that were checked, never the model's own numbers.
+    """
     if _MENTION.search(claim.text):
         return [], "mentions users (@everyone, @here or a member), which an answer never does"
     if _INSTRUCTION.search(claim.text):
         return [], "repeats an instruction instead of stating a fact from the passages"
     if not terms(claim.text):
         return [], "states nothing"
-    if not claim.markers:
-        return [], "cites no passage"
-    valid = [n for n in claim.markers if 1 <= n <= len(hits)]
-    if not valid:
+    cited = [n for n in claim.markers if 1 <= n <= len(hits)]
+    others = [n for n in range(1, len(hits) + 1) if n not in cited]
+    stated = facts(claim.text)
+    failures: dict[bool, list[tuple[int, float, str]]] = {True: [], False: []}  # cited?: (how close, similarity, reason)
+    for group, is_cited in ((cited, True), (others, False)):
+        supported: list[Span] = []
+        for n in group:
+            missing = missing_facts(claim.text, hits[n - 1])
+            span, sim = passages.best(n - 1, vector, stated)
+            if span is not None and not missing and sim >= threshold:
+                supported.append(Span(span.hit, span.start, span.end, round(sim, 4)))
+            elif missing:
+                failures[is_cited].append((0, sim, f"passage [{n}] does not state {', '.join(missing)}"))
+            else:
+                failures[is_cited].append(
+                    (1, sim, f"its meaning matches no sentence of passage [{n}] (best similarity {sim:.2f} < {threshold:.2f})"))
+        if supported:
+            off = _off_question(question, claim.text, supported)
+            return ([], off) if off else (supported, None)
+    if failures[True]:
+        return [], max(failures[True])[2]
+    if claim.markers:
         bad = ", ".join(f"[{n}]" for n in claim.markers)
-        return [], f"cites {bad}, which names no passage (there were {len(hits)})"
-    supported: list[Span] = []
-    failures: list[tuple[int, float, str]] = []  # (how close, similarity, reason)
-    for n in valid:
-        hit = hits[n - 1]
-        missing = missing_facts(claim.text, hit)
-        span, sim = passages.best(n - 1, vector)
-        if span is not None and not missing and sim >= threshold:
-            supported.append(Span(span.hit, span.start, span.end, round(sim, 4)))
-        elif missing:
-            failures.append((0, sim, f"passage [{n}] does not state {', '.join(missing)}"))
-        else:
-            failures.append((1, sim, f"its meaning matches no sentence of passage [{n}] (best similarity {sim:.2f} < {threshold:.2f})"))
-    if supported:
-        return supported, None
-    return [], max(failures)[2]
+        return [], f"cites {bad}, which names no passage (there were {len(hits)}), and no passage supports it"
+    return [], "cites no passage, and no passage supports it"
+
+
+def _off_question(question: str, sentence: str, spans: Sequence[Span]) -> str | None:
+    """Why a supported sentence still does not answer the question (it shares none of its terms), or None."""
+    if not question:
+        return None
+    wanted = set(question_terms(question))
+    found = set(terms(sentence)) | {t for s in spans for t in terms(s.quote)}
+    if wanted and not wanted & found:
+        return "it is in the passages but does not answer the question (it shares none of its words)"
+    return None
 
 
 def _as_sentence(text: str) -> str:

@@ -64,29 +64,50 @@ def test_wrong_name_is_dropped(article_hits: list[Hit], embedder: Embedder) -> N
     assert list(reasons(result).values()) == [f"passage [{n}] does not state Li, Shangfu"]
 
 
-def test_marker_to_a_passage_that_does_not_exist(article_hits: list[Hit], embedder: Embedder) -> None:
+def test_a_marker_to_no_passage_is_replaced_by_the_passage_that_supports_it(article_hits: list[Hit], embedder: Embedder) -> None:
     a = passage_with(article_hits, ARRIVAL)
-    result = verify(f"Belousov arrived in Beijing on Monday [42]. Belousov arrived in Beijing on Monday [{a}][0].", article_hits, embedder)
-    assert reasons(result) == {"Belousov arrived in Beijing on Monday.": "cites [42], which names no passage (there were 12)"}
-    # The second sentence keeps only its valid marker's quote; [0] is removed.
-    assert len(result.kept) == 1 and [s.hit.chunk_id for s in result.kept[0][1]] == [article_hits[a - 1].chunk_id]
+    result = verify(f"Belousov arrived in Beijing on Monday [42]. Belousov met Admiral Dong Jun [{a}][0].", article_hits, embedder)
+    assert result.dropped == []
+    # The user sees the quotes that were checked, never the model's numbers: [42] became passage a, [0] is gone.
+    assert [[s.hit.chunk_id for s in spans] for _, spans in result.kept] == [[article_hits[a - 1].chunk_id]] * 2
+    result = verify("Belousov arrived in Moscow on Friday [42].", article_hits, embedder)
+    assert reasons(result) == {"Belousov arrived in Moscow on Friday.": "cites [42], which names no passage (there were 12), and no passage supports it"}
 
 
-def test_uncited_sentence_is_unsupported(article_hits: list[Hit], embedder: Embedder) -> None:
+def test_uncited_sentence_is_kept_only_when_a_passage_supports_it(article_hits: list[Hit], embedder: Embedder) -> None:
+    a = passage_with(article_hits, ARRIVAL)
     result = verify("Belousov arrived in Beijing on Monday.", article_hits, embedder)
-    assert result.kept == [] and reasons(result) == {"Belousov arrived in Beijing on Monday.": "cites no passage"}
+    assert result.dropped == [] and result.kept[0][1][0].hit.chunk_id == article_hits[a - 1].chunk_id
+    result = verify("Belousov arrived in Moscow on Friday.", article_hits, embedder)
+    assert result.kept == [] and reasons(result) == {"Belousov arrived in Moscow on Friday.": "cites no passage, and no passage supports it"}
 
 
-def test_sentence_citing_the_wrong_passage_is_dropped(article_hits: list[Hit], embedder: Embedder) -> None:
+def test_sentence_citing_the_wrong_passage_is_checked_against_the_others(article_hits: list[Hit], embedder: Embedder) -> None:
     right, wrong = passage_with(article_hits, ARRIVAL), passage_with(article_hits, PATROL)
     result = verify(f"Belousov arrived in Beijing on Monday [{wrong}].", article_hits, embedder)
-    assert result.kept == [] and "does not state Belousov" in result.dropped[0]["reason"]
+    assert result.dropped == [] and result.kept[0][1][0].hit.chunk_id == article_hits[right - 1].chunk_id
+    # Supported nowhere: the reason names what the cited passage lacks.
+    result = verify(f"Belousov arrived in Moscow on Friday [{right}].", article_hits, embedder)
+    assert result.kept == [] and reasons(result) == {"Belousov arrived in Moscow on Friday.": f"passage [{right}] does not state Friday"}  # Moscow is in the title
     # No names or numbers to check: the meaning test alone must catch it.
-    friendship = passage_with(article_hits, "friendship between the two sides")
     claim = "Their friendship has been tested and strengthened over time"
-    assert verify(f"{claim} [{friendship}].", article_hits, embedder).dropped == []
-    result = verify(f"{claim} [{right}].", article_hits, embedder)
-    assert result.kept == [] and result.dropped[0]["reason"].startswith(f"its meaning matches no sentence of passage [{right}]")
+    assert verify(f"{claim} [{right}].", article_hits, embedder).dropped == []  # passage "friendship ..." supports it
+    result = verify(f"{claim} [1].", [article_hits[right - 1]], embedder)
+    assert result.kept == [] and result.dropped[0]["reason"].startswith("its meaning matches no sentence of passage [1]")
+
+
+def test_a_supported_sentence_that_does_not_answer_the_question_is_dropped(article_hits: list[Hit], embedder: Embedder) -> None:
+    zhang = passage_with(article_hits, "Zhang noted")
+    raw = f"Zhang noted that it is Belousov’s first visit to China after being appointed defense minister [{zhang}]."
+    result = verify(raw, article_hits, embedder, question="Who described the naval exercise as the largest of its kind in decades?")
+    assert result.kept == [] and "does not answer the question" in result.dropped[0]["reason"]
+    assert verify(raw, article_hits, embedder, question="Whose first visit to China was it?").dropped == []
+
+
+def test_brief_answer_is_checked_together_with_the_question(article_hits: list[Hit], embedder: Embedder) -> None:
+    result = verify("Dong Jun [3].", article_hits, embedder, question="Who is China's defence minister?")
+    assert result.dropped == [] and "Dong Jun" in result.kept[0][1][0].quote
+    assert verify("Defence Minister Andrey Belousov [1].", article_hits, embedder).dropped == []  # "Defense" in the text
 
 
 def test_one_supporting_passage_among_several_cited_is_enough(article_hits: list[Hit], embedder: Embedder) -> None:
