@@ -9,6 +9,13 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+def default_data_dir() -> Path:
+    """The platform's user data folder for ragbot, so that the library does not depend on the working folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ragbot", appauthor=False))
+
+
 class Settings(BaseSettings):
     """Every knob of ragbot; environment variables are `RAGBOT_<NAME>` unless noted."""
 
@@ -21,7 +28,10 @@ class Settings(BaseSettings):
     )
 
     # Storage
-    data_dir: Path = Field(Path(".ragbot"), description="Folder for the on-disk library and model cache.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="Folder for the on-disk library and model cache; default the user data dir (~/.local/share/ragbot on Linux).",
+    )
     chroma_url: str | None = Field(None, description="Use a Chroma server at this URL instead of the data dir.")
     chroma_token: SecretStr | None = Field(None, description="Auth token for the Chroma server, if it needs one.")
     collection: str = Field("ragbot", description="Default collection (library) name.")
