@@ -14,6 +14,19 @@ if TYPE_CHECKING:
     from retrieval.settings import Settings
 
 
+EVAL_FORMAT = """\
+QUESTIONS.jsonl holds one JSON object per line:
+  {"question": "When was the lighthouse automated?", "answers": ["1987"],
+   "gold_passage_id": "lighthouse-1", "is_impossible": false}
+  question         the question (required)
+  answers          accepted answers: a right answer contains one of them (optional)
+  gold_passage_id  the doc_id of the document that answers it (optional; none: retrieval is not measured)
+  is_impossible    true when the library cannot answer it: the right reply is a refusal (default false)
+A doc_id is what `ragbot sources` lists: the "id" of a JSONL corpus line, the absolute path of an
+ingested file, or the URL of a web page. data/squad-v1.1-dev/questions.jsonl is an example.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -50,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id", metavar="DOC_ID", help="its id as `ragbot sources` shows it, any unique start of it, or the path it was ingested from")
     with_collection(sub.add_parser("repl", help="ask questions interactively (bundled sample article if the library is empty)"))
     sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
-    p = with_collection(sub.add_parser("eval", help="measure retrieval, answers, citations and abstention on a QA file"))
+    p = with_collection(sub.add_parser(
+        "eval", help="measure retrieval, answers, citations and abstention on a QA file",
+        description="Measure retrieval, answers, citations and abstention on a file of questions.",
+        epilog=EVAL_FORMAT, formatter_class=argparse.RawDescriptionHelpFormatter,
+    ))
     p.add_argument("questions", metavar="QUESTIONS.jsonl")
     p.add_argument("--corpus", help="ingest this JSONL corpus first (into a throwaway data dir unless --keep)")
     p.add_argument("--keep", action="store_true", help="ingest --corpus into the configured data dir instead")

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from bot.console import library_location, render_answer, render_sources, render_why
+from bot.console import library_location, plural, render_answer, render_sources, render_why
 from retrieval.errors import RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
@@ -81,7 +81,7 @@ def run(lib: Library, collection: str | None = None) -> int:
     with console.status("Loading the model…", spinner="dots"):
         lib.warm(collection)
     k = lib.settings.k
-    console.print(f"[bold]ragbot[/bold] — {len(lib.sources(collection))} document(s). Type :help for commands.")
+    console.print(f"[bold]ragbot[/bold] — {plural(len(lib.sources(collection)), 'document')}. Type :help for commands.")
     read = _reader(lib)
     last = None
     while True:
@@ -111,6 +111,7 @@ def run(lib: Library, collection: str | None = None) -> int:
                     console.print("[yellow]Ask a question first.[/yellow]")
                 else:
                     render_why(console, last)
+                    console.print()
             else:
                 console.print(f"[yellow]Unknown command {cmd}; type :help.[/yellow]")
             continue
@@ -120,3 +121,4 @@ def run(lib: Library, collection: str | None = None) -> int:
             console.print(f"[red]{exc}[/red]")
             continue
         render_answer(console, last, lambda doc_id: lib.document_text(doc_id, collection))
+        console.print()  # a blank line between one answer and the next prompt
