@@ -214,12 +214,16 @@ def test_eval_help_documents_the_question_file_format() -> None:
 
 def test_ask_on_a_terminal_without_a_question_says_it_reads_lines(tmp_path: Path) -> None:
     import pty
+    import select
 
     main, replica = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ask"], stdin=replica, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     os.close(replica)
     try:
+        # Without the hint the process sits silently: wait a bounded time instead of forever.
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        assert ready, "ragbot ask said nothing while waiting for standard input"
         first = proc.stderr.readline()  # type: ignore[union-attr]
         assert "reading one question per line from standard input" in first and "Ctrl-D" in first
         os.write(main, b"\x04")  # Ctrl-D at the start of a line: end of input
