@@ -186,7 +186,7 @@ def test_forget_accepts_what_ingest_accepted_and_unique_prefixes(tmp_path: Path)
     assert "starts the ids of 2 documents" in ambiguous.stderr
     assert all(str(f.resolve()) in ambiguous.stderr for f in ambiguous_files)
     assert run("forget", str(tmp_path / "kept-a")).returncode == 0  # a unique start of the id
-    assert run("forget", str(tmp_path / "keep")).returncode == 1  # kept-b and keepers.txt
+    assert run("forget", str(tmp_path / "ke")).returncode == 1  # kept-b and keepers.txt
     left = {s["doc_id"] for s in json.loads(run("sources", "--json").stdout)}
     assert left == {str((tmp_path / "kept-b.txt").resolve()), str((tmp_path / "keepers.txt").resolve())}
 
