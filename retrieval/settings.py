@@ -40,9 +40,8 @@ class Settings(BaseSettings):
     embed_model: str | None = Field(
         None, description="sentence-transformers model path or name; empty = bundled all-MiniLM-L6-v2."
     )
-    # int8 is the default because it holds retrieval quality on SQuAD v1.1 dev (2,000 questions,
-    # all 2,067 passages): dense hit@5 .856 vs .860 fp32, fused hit@5 .952 vs .955, both within
-    # the 0.5-point rule of issue 7 (bench/quality.py, README "Performance"), at ~1.6x the speed.
+    # int8 is the default because it keeps retrieval quality on SQuAD v1.1 dev within half a point
+    # of fp32 at a fraction of the cost (bench/quality.py; figures in docs/performance.md).
     embed_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
         "onnx-int8",
         description="onnx-int8 (default: quantized, faster, same SQuAD quality), onnx (fp32), or torch (sentence-transformers).",
