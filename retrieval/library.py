@@ -87,9 +87,14 @@ class Library:
             return False
         return True
 
+    def _require_collection(self, name: str | None) -> None:
+        """Raise LibraryEmpty when the collection was never created: "not found" would mislead."""
+        if not self._exists(name):
+            raise LibraryEmpty(name or self.settings.collection)
+
     def _require_documents(self, name: str | None) -> None:
-        """Raise LibraryEmpty when the collection holds no documents: "not found" would mislead."""
-        if not self._exists(name) or self.collection(name).count() == 0:
+        """Raise LibraryEmpty when the collection holds no chunks (asked only when nothing was found, to spare a count)."""
+        if self.collection(name).count() == 0:
             raise LibraryEmpty(name or self.settings.collection)
 
     def _searcher(self, name: str | None) -> Searcher:
@@ -281,8 +286,11 @@ class Library:
     ) -> list[Hit]:
         """The best k chunks for a query (`vector`: the query's embedding, when already computed)."""
         query = self.check_question(query)
-        self._require_documents(collection)
-        return self._searcher(collection).search(query, k or self.settings.k, filters, vector=vector)
+        self._require_collection(collection)
+        hits = self._searcher(collection).search(query, k or self.settings.k, filters, vector=vector)
+        if not hits:
+            self._require_documents(collection)
+        return hits
 
     def ask(
         self,
@@ -305,12 +313,14 @@ class Library:
         t0 = time.perf_counter()
         question = self.check_question(question)
         generator = generator or self.settings.generator
-        self._require_documents(collection)
+        self._require_collection(collection)
         searcher = self._searcher(collection)
         query = contextual_query(question, history)
         vector = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
         hits = searcher.search(query, k or self.settings.k, filters, vector=vector)
+        if not hits:
+            self._require_documents(collection)
         t2 = time.perf_counter()
         idf = searcher.idf()  # the snapshot this search used
         if generator == "extractive":
