@@ -7,9 +7,13 @@ from collections.abc import Sequence
 
 from bot.admission import Cooldown, Gate
 from bot.streaming import DraftStream, Publish
+from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.library import Library
 from retrieval.settings import Settings
 from retrieval.types import Answer
+
+
+EMPTY_LIBRARY = "The library is empty: a member with the Manage Server permission can add articles with /ingest (a file or a URL)."
 
 
 class Asker:
@@ -37,6 +41,14 @@ class Asker:
         self, question: str, collection: str, history: Sequence[str] = (), on_draft: Publish | None = None
     ) -> Answer:
         """A cited answer, after waiting for a free slot; drafts go to `on_draft` while a generator streams."""
+        try:
+            return await self._answer(question, collection, history, on_draft)
+        except LibraryEmpty as exc:  # the engine's hint names the command line; on Discord it is /ingest
+            raise RagbotError(EMPTY_LIBRARY) from exc
+
+    async def _answer(
+        self, question: str, collection: str, history: Sequence[str], on_draft: Publish | None
+    ) -> Answer:
         async with self.gate.slot():
             if not (self.streams and on_draft):
                 return await asyncio.to_thread(self.library.ask, question, collection=collection, history=list(history))

@@ -14,6 +14,19 @@ if TYPE_CHECKING:
     from retrieval.settings import Settings
 
 
+EVAL_FORMAT = """\
+QUESTIONS.jsonl holds one JSON object per line:
+  {"question": "When was the lighthouse automated?", "answers": ["1987"],
+   "gold_passage_id": "lighthouse-1", "is_impossible": false}
+  question         the question (required)
+  answers          accepted answers: a right answer contains one of them (optional)
+  gold_passage_id  the doc_id of the document that answers it (optional; none: retrieval is not measured)
+  is_impossible    true when the library cannot answer it: the right reply is a refusal (default false)
+A doc_id is what `ragbot sources` lists: the "id" of a JSONL corpus line, the absolute path of an
+ingested file, or the URL of a web page. data/squad-v1.1-dev/questions.jsonl is an example.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -47,10 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_collection(sub.add_parser("sources", help="list the documents in the library"))
     p.add_argument("--json", action="store_true")
     p = with_collection(sub.add_parser("forget", help="remove a document from the library"))
-    p.add_argument("doc_id", metavar="DOC_ID")
+    p.add_argument("doc_id", metavar="DOC_ID", help="its id as `ragbot sources` shows it, any unique start of it, or the path it was ingested from")
     with_collection(sub.add_parser("repl", help="ask questions interactively (bundled sample article if the library is empty)"))
     sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
-    p = with_collection(sub.add_parser("eval", help="measure retrieval, answers, citations and abstention on a QA file"))
+    p = with_collection(sub.add_parser(
+        "eval", help="measure retrieval, answers, citations and abstention on a QA file",
+        description="Measure retrieval, answers, citations and abstention on a file of questions.",
+        epilog=EVAL_FORMAT, formatter_class=argparse.RawDescriptionHelpFormatter,
+    ))
     p.add_argument("questions", metavar="QUESTIONS.jsonl")
     p.add_argument("--corpus", help="ingest this JSONL corpus first (into a throwaway data dir unless --keep)")
     p.add_argument("--keep", action="store_true", help="ingest --corpus into the configured data dir instead")
@@ -122,11 +139,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
     else:
+        from bot.console import plural
+
         skipped = sum(d.action == "skipped" for d in report.duplicates)
         print(
-            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
-            f"document(s) ({report.chunks} chunks) in {report.seconds:.1f} s."
-            + (f" Skipped {skipped} near-duplicate(s)." if skipped else "")
+            f"Added {plural(len(report.added), 'document')}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
+            f"({plural(report.chunks, 'chunk')}) in {report.seconds:.1f} s."
+            + (f" Skipped {plural(skipped, 'near-duplicate')}." if skipped else "")
         )
     ingested = len(report.added) + len(report.replaced) + len(report.unchanged) + len(report.duplicates)
     return 1 if report.problems and not ingested else 0
@@ -168,6 +187,13 @@ def _each(args: argparse.Namespace, handle: Any) -> int:
     """Run one question, or one per line of standard input (batch mode); 1 if every one failed."""
     from retrieval.errors import RagbotError
 
+    if args.text is None and sys.stdin.isatty():
+        # Without this a terminal just waits, and the user cannot tell why.
+        print(
+            f"ragbot: reading one {'question' if args.command == 'ask' else 'query'} per line from standard input "
+            "(Ctrl-D to finish); give it as an argument instead, or use `ragbot repl`.",
+            file=sys.stderr,
+        )
     items = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
     ok = failed = 0
     for item in items:
@@ -194,7 +220,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         else:
             from bot.console import render_answer
 
-            render_answer(console, answer)
+            render_answer(console, answer, lambda doc_id: lib.document_text(doc_id, args.collection))
 
     return _each(args, handle)
 
@@ -220,18 +246,19 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps([s.to_json() for s in sources], ensure_ascii=False))
     else:
-        from bot.console import render_sources
+        from bot.console import library_location, render_sources
 
-        render_sources(_console(), sources)
+        render_sources(_console(), sources, library_location(settings))
     return 0
 
 
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
-    from retrieval.errors import RagbotError
+    from retrieval.references import resolve_doc_id
 
-    if not _library(settings).forget(args.doc_id, args.collection):
-        raise RagbotError(f"There is no document {args.doc_id!r} in the library (see `ragbot sources`).")
-    print(f"Forgot {args.doc_id}.")
+    lib = _library(settings)
+    doc_id = resolve_doc_id(args.doc_id, [s.doc_id for s in lib.sources(args.collection)])
+    lib.forget(doc_id, args.collection)
+    print(f"Forgot {doc_id}.")
     return 0
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -67,6 +68,8 @@ class RagBot(commands.Bot):
         sync_commands: bool = True,
         intents: discord.Intents | None = None,
     ) -> None:
+        # The bot uses no voice: discord.py's warnings about missing voice libraries would only mislead.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents or default_intents(),
@@ -148,6 +151,9 @@ def main(settings: Settings) -> int:
         return 1
     except RagbotError as exc:
         print(f"ragbot: {exc}", file=sys.stderr)
+        return 1
+    except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
+        print(f"ragbot: could not reach Discord ({type(exc).__name__}): check the network connection and try again.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

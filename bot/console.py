@@ -2,58 +2,192 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from retrieval.types import Answer, Hit, SourceInfo
+from retrieval.loaders import is_url
+from retrieval.types import Answer, Citation, Hit, SourceInfo
 
 if TYPE_CHECKING:
     from retrieval.evaluate import EvalReport
+    from retrieval.settings import Settings
+
+TITLE_CHARS = 48
+EMPTY_HINT = "add articles with `ragbot ingest PATH_OR_URL` (files, folders, JSONL corpora or web pages)."
 
 
-def render_answer(console: Console, answer: Answer, why: bool = False) -> None:
-    """The answer with its markers, then the numbered sources with quote and location."""
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """`1 chunk`, `2 chunks`."""
+    return f"{n:,} {noun if n == 1 else many or noun + 's'}"
+
+
+def short_title(title: str, limit: int = TITLE_CHARS) -> str:
+    """A title cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
+    title = " ".join(title.split())
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—-")
+    return (cut or title[: limit - 1]) + "…"
+
+
+def location(source: str) -> str:
+    """Where a source can be opened: a URL as is, a path relative to the current folder or to `~`."""
+    if is_url(source) or not source.startswith(("/", "~")):
+        return source
+    path, hash_, anchor = source.partition("#")  # a JSONL corpus line: corpus.jsonl#id
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        shown = path
+    if shown.startswith(".." + os.sep) or shown == "..":
+        home = str(Path.home())
+        shown = "~" + path[len(home) :] if path == home or path.startswith(home + os.sep) else path
+    return shown + hash_ + anchor
+
+
+def library_location(settings: Settings) -> str:
+    """Where the library lives: the Chroma server, or the data folder."""
+    if settings.chroma_url:
+        return f"the Chroma server at {settings.chroma_url}"
+    return str(settings.data_dir.expanduser().resolve())
+
+
+def _citation_grid() -> Table:
+    # A grid keeps wrapped lines under their own column: the marker stays alone on the left.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(ratio=1)
+    return grid
+
+
+def line_of(text: str | None, source: str, start: int) -> int | None:
+    """The 1-based line of a character offset, when the source is a text file whose lines the stored text keeps."""
+    from retrieval.loaders import HTML_SUFFIXES
+
+    if text is None or is_url(source) or "#" in source or Path(source).suffix.lower() in HTML_SUFFIXES:
+        return None  # a web page's or corpus line's text has no lines a reader could open at
+    return text.count("\n", 0, start) + 1
+
+
+def render_answer(console: Console, answer: Answer, text_of: Callable[[str], str | None] | None = None) -> None:
+    """The answer with its markers, then its sources: each document's short title once, a line per citation.
+
+    `text_of` gives a document's stored text, so that a citation can point at a line of its file.
+    """
     style = "bold" if answer.answerable else "yellow"
-    console.print(f"[{style}]{escape(answer.text)}[/{style}]")
+    console.print(Text(answer.text, style=style))
+    if not answer.citations:
+        return
+    shown = " ".join(answer.text.split())
+    by_doc: dict[str, list[Citation]] = {}
     for c in answer.citations:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    for doc_id, cited in by_doc.items():
+        text = text_of(doc_id) if text_of else None
+        console.print(Text(short_title(cited[0].title), style="bold"), no_wrap=True, overflow="ellipsis")
+        grid = _citation_grid()
+        for c in cited:
+            line = line_of(text, c.source, c.start)
+            cell = Text(location(c.source) + (f":{line}" if line else f", characters {c.start}–{c.end}"), style="dim")
+            if " ".join(c.quote.split()) not in shown:  # a generated sentence: show the passage it rests on
+                cell.append(f"\n“{' '.join(c.quote.split())}”", style="")
+            grid.add_row(Text(f"  [{c.n}]", style="cyan"), cell)
+        console.print(grid)
+
+
+def render_why(console: Console, answer: Answer) -> None:
+    """Why the last answer is what it is: for a refusal, what came closest and why it was not enough."""
+    if answer.answerable:
+        if not answer.dropped:
+            console.print("Nothing was left out of the last answer.")
+        else:
+            _dropped(console, answer)
+        return
+    if not answer.hits:
+        console.print("Nothing in the library came close to the question: no passage shares its words or meaning.")
+        return
+    top = answer.hits[0]
+    if answer.confidence is not None:
+        from retrieval.answer.extractive import ANSWER_THRESHOLD
+
         console.print(
-            f"  [cyan]\\[{c.n}][/cyan] [bold]{escape(c.title)}[/bold] — “{escape(c.quote)}”\n"
-            f"      [dim]{escape(c.source)}, characters {c.start}–{c.end}[/dim]"
+            f"The best evidence scored {answer.confidence:.2f}, below the {ANSWER_THRESHOLD:.2f} needed to answer "
+            "(the score adds how well the best sentence matches the question, how many of the question's "
+            "words one passage holds, and how close the passage's meaning is)."
         )
-    if why and answer.dropped:
+    else:
+        console.print("No sentence of the answer could be checked against the passages, so none was kept.")
+    grid = _citation_grid()
+    excerpt = " ".join(top.text.split())
+    excerpt = excerpt if len(excerpt) <= 240 else excerpt[:239].rsplit(" ", 1)[0] + "…"
+    cell = Text()
+    cell.append(short_title(top.title), style="bold")
+    cell.append(f" — {location(top.source)}\n", style="dim")
+    cell.append(f"“{excerpt}”")
+    console.print("The closest passage:")
+    grid.add_row(Text("1.", style="cyan"), cell)
+    console.print(grid)
+    _dropped(console, answer)
+
+
+def _dropped(console: Console, answer: Answer) -> None:
+    if answer.dropped:
         console.print("[dim]Dropped sentences:[/dim]")
         for d in answer.dropped:
             console.print(f"  [dim]- {escape(str(d.get('sentence', '')))} ({escape(str(d.get('reason', '')))})[/dim]")
 
 
 def render_hits(console: Console, hits: Sequence[Hit]) -> None:
-    """One block per hit: rank, score, title, source and the chunk text."""
+    """One block per hit: rank, short title, location, its similarity to the query, and the chunk text."""
     if not hits:
         console.print("[yellow]No passages found.[/yellow]")
+    grid = _citation_grid()
     for h in hits:
-        console.print(f"[cyan]{h.rank}.[/cyan] [bold]{escape(h.title)}[/bold] [dim]({h.score:.4f}) {escape(h.source)}[/dim]")
-        console.print(f"   {escape(' '.join(h.text.split())[:400])}")
+        cell = Text()
+        cell.append(short_title(h.title), style="bold")
+        cell.append(f" — {location(h.source)}", style="dim")
+        if h.dense is not None:  # the cosine is meaningful to a reader; the fused score is only an order
+            cell.append(f" (similarity {h.dense:.2f})", style="dim")
+        text = " ".join(h.text.split())
+        cell.append("\n" + (text if len(text) <= 400 else text[:399].rsplit(" ", 1)[0] + "…"))
+        grid.add_row(Text(f"{h.rank}.", style="cyan"), cell)
+    if hits:
+        console.print(grid)
 
 
-def render_sources(console: Console, sources: Sequence[SourceInfo]) -> None:
-    """A table of the library's documents."""
-    if not sources:
-        console.print("[yellow]The library is empty: add articles with `ragbot ingest PATH`.[/yellow]")
+def render_sources(console: Console, sources: Sequence[SourceInfo], where: str) -> None:
+    """The library's documents with whole ids: aligned lines on a terminal, tab-separated text when piped."""
+    if not console.is_terminal:
+        # For scripts: one document per line, ids whole, nothing to parse around; the where goes to stderr.
+        print(f"ragbot: {plural(len(sources), 'document')} in {where}.", file=sys.stderr)
+        print("doc_id\tchunks\tadded\ttitle", file=console.file)
+        for s in sources:
+            print(f"{s.doc_id}\t{s.chunks}\t{_added(s)}\t{' '.join(s.title.split())}", file=console.file)
         return
-    table = Table(show_lines=False)
-    for name, width in (("doc_id", 28), ("title", 40), ("source", 40)):
-        table.add_column(name, max_width=width, no_wrap=True, overflow="ellipsis")
-    table.add_column("chunks", justify="right")
-    table.add_column("added")
-    for s in sources:
-        table.add_row(escape(s.doc_id), escape(s.title), escape(s.source), str(s.chunks), s.added_at[:16].replace("T", " "))
-    console.print(table)
+    if not sources:
+        console.print(f"[yellow]The library in {escape(where)} is empty: {escape(EMPTY_HINT)}[/yellow]")
+        return
+    console.print(f"{plural(len(sources), 'document')} in {escape(where)}:")
+    counts = [plural(s.chunks, "chunk") for s in sources]
+    wide = max(map(len, counts))
+    room = max(12, console.width - 2 - wide - 2 - len("added 2026-01-01 00:00") - 2)
+    for s, count in zip(sources, counts, strict=True):
+        # The id gets a line of its own, never cut, so that it can be copied for `ragbot forget`.
+        console.print(Text(s.doc_id, style="bold cyan"), soft_wrap=True)
+        title = short_title(s.title, room)
+        console.print(Text(f"  {title:<{room}}  {count:>{wide}}  added {_added(s)}"), no_wrap=True, overflow="ellipsis")
 
 
+def _added(s: SourceInfo) -> str:
+    return s.added_at[:16].replace("T", " ")
 
 
 def render_eval(console: Console, report: EvalReport, name: str) -> None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from bot.console import render_answer, render_sources
+from bot.console import library_location, plural, render_answer, render_sources, render_why
 from retrieval.errors import RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
@@ -18,9 +18,11 @@ from retrieval.types import Answer
 HELP = """Ask a question about the articles, or:
   :sources   list the documents in the library
   :k N       retrieve N passages per question (now {k})
-  :why       show what the last answer left out and why
+  :why       why the last answer is what it is (what came closest, when it was a refusal)
   :help      this help
-  :quit      leave (Ctrl-D and Ctrl-C too)"""
+  :quit      leave (also quit, exit, Ctrl-D and Ctrl-C)"""
+
+QUIT = {":quit", ":q", ":exit", "quit", "exit"}
 
 
 def ensure_sample(lib: Library, collection: str | None, console: Console) -> None:
@@ -42,7 +44,13 @@ def _reader(lib: Library) -> Any:
         lib.settings.data_dir.mkdir(parents=True, exist_ok=True)
         session: PromptSession[str] = PromptSession(history=FileHistory(str(lib.settings.data_dir / "repl-history")))
         return lambda: session.prompt("ragbot> ")
-    return lambda: input("ragbot> ")
+
+    def piped() -> str:
+        line = input("ragbot> ")
+        print(line)  # piped input is not echoed: show it, so that the output reads as a session
+        return line
+
+    return piped
 
 
 def ask_streaming(lib: Library, console: Console, question: str, k: int, collection: str | None) -> Answer:
@@ -73,7 +81,7 @@ def run(lib: Library, collection: str | None = None) -> int:
     with console.status("Loading the model…", spinner="dots"):
         lib.warm(collection)
     k = lib.settings.k
-    console.print(f"[bold]ragbot[/bold] — {len(lib.sources(collection))} document(s). Type :help for commands.")
+    console.print(f"[bold]ragbot[/bold] — {plural(len(lib.sources(collection)), 'document')}. Type :help for commands.")
     read = _reader(lib)
     last = None
     while True:
@@ -84,14 +92,14 @@ def run(lib: Library, collection: str | None = None) -> int:
             return 0
         if not line:
             continue
+        if line.lower() in QUIT:
+            return 0
         if line.startswith(":"):
             cmd, _, rest = line.partition(" ")
-            if cmd in (":quit", ":q", ":exit"):
-                return 0
             if cmd == ":help":
                 console.print(HELP.format(k=k))
             elif cmd == ":sources":
-                render_sources(console, lib.sources(collection))
+                render_sources(console, lib.sources(collection), library_location(lib.settings))
             elif cmd == ":k":
                 if rest.strip().isdigit() and 1 <= int(rest) <= 50:
                     k = int(rest)
@@ -101,10 +109,9 @@ def run(lib: Library, collection: str | None = None) -> int:
             elif cmd == ":why":
                 if last is None:
                     console.print("[yellow]Ask a question first.[/yellow]")
-                elif not last.dropped:
-                    console.print("Nothing was left out of the last answer.")
                 else:
-                    render_answer(console, last, why=True)
+                    render_why(console, last)
+                    console.print()
             else:
                 console.print(f"[yellow]Unknown command {cmd}; type :help.[/yellow]")
             continue
@@ -113,4 +120,5 @@ def run(lib: Library, collection: str | None = None) -> int:
         except RagbotError as exc:
             console.print(f"[red]{exc}[/red]")
             continue
-        render_answer(console, last)
+        render_answer(console, last, lambda doc_id: lib.document_text(doc_id, collection))
+        console.print()  # a blank line between one answer and the next prompt

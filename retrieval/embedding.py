@@ -331,7 +331,7 @@ def _fuse(plain: Path, config: Any, inputs: list[str], hf_tokenizer: Any) -> Pat
     """A copy of the exported graph with onnxruntime's transformer fusions; None if they do not apply.
 
     The fused graph runs each layer's attention, GELU and layer norms as single operators (for
-    all-MiniLM-L6-v2 here: 1.14x faster in fp32, 1.38x in int8; README "Performance"). It is kept
+    all-MiniLM-L6-v2 here: 1.14x faster in fp32, 1.38x in int8; docs/performance.md). It is kept
     only if it gives the plain graph's token states, within FUSED_TOLERANCE, on padded batches.
     """
     heads = int(getattr(config, "num_attention_heads", 0) or 0)
@@ -420,7 +420,7 @@ class OnnxEmbedder:
         """Within this block, large calls run on a bulk session whose idle threads spin (for ingests).
 
         Between the many back-to-back batches of an ingest, threads that spin instead of sleeping
-        encode 7-9 % faster on 2 cores (README "Performance"); the question session keeps them
+        encode 7-9 % faster on 2 cores (docs/performance.md); the question session keeps them
         asleep. The bulk session (a second copy of the weights) is made on the first call big
         enough to use it, so ingesting one article makes none, and dropped when the last block
         ends, so a bot that ingested now and then does not keep it.
@@ -428,7 +428,7 @@ class OnnxEmbedder:
         With batches of one or two texts (int8's default), the bulk session runs one thread per
         call and `bulk_workers` batches (one per core) run side by side: a small batch's operators
         are too small to split well across cores, and int8 at batch 1 encoded SQuAD's chunks
-        1.2x faster this way (README "Performance"). The arithmetic is the same whatever the
+        1.2x faster this way (docs/performance.md). The arithmetic is the same whatever the
         thread count, so the vectors are too.
         """
         with self._bulk_lock:
@@ -474,7 +474,7 @@ class OnnxEmbedder:
         if missing:
             # Small batches: a question path's batch (a list question's candidate sentences) then
             # needs a fraction of the activation memory a batch of 32 long sentences would (the
-            # bot's peak memory, README "Performance"); throughput hardly matters for a few texts.
+            # bot's peak memory, docs/performance.md); throughput hardly matters for a few texts.
             fresh = self._embed([texts[i] for i in missing], batch_size=min(SMALL_BATCH, self.batch_size))
             with self._recent_lock:
                 for i, vec in zip(missing, fresh, strict=True):
@@ -592,7 +592,7 @@ def default_batch_size(backend: str) -> int:
 
     int8: one. Dynamic quantization scales each batch's activations by the batch's largest
     value, so in a batch of 8 a text's vector depends on its neighbours: ingesting SQuAD in
-    differently composed batches moved dense hit@5 by up to half a point (README "Performance").
+    differently composed batches moved dense hit@5 by up to half a point (docs/performance.md).
     One at a time, a text always gets the same vector (as fp32 does in any batch); an ingest runs
     such batches side by side, one per core (`OnnxEmbedder.ingesting`), which encodes SQuAD's
     chunks about as fast as batches of 8 on all cores. fp32 and torch: 8 (length-sorted batches of 8

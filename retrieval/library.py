@@ -15,14 +15,14 @@ from retrieval import sentences
 from retrieval.chunking import chunk_documents
 from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
 from retrieval.embedding import Embedder, embedder_identity, ingesting, load_embedder
-from retrieval.errors import RagbotError
+from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.keyword import question_terms
 from retrieval.loaders import Loaded, load_sources
 from retrieval.search import Filters, Searcher
 from retrieval.settings import Settings
 from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection, LibraryMissing, open_client
-from retrieval.types import CANNOT_ANSWER, Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
+from retrieval.types import Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
 
 ProgressFn = Callable[[int, int | None], None]
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
@@ -110,6 +110,16 @@ class Library:
         except LibraryMissing:  # any other problem (e.g. an embedder mismatch) is the user's to see
             return False
         return True
+
+    def _require_collection(self, name: str | None) -> None:
+        """Raise LibraryEmpty when the collection was never created: "not found" would mislead."""
+        if not self._exists(name):
+            raise LibraryEmpty(name or self.settings.collection)
+
+    def _require_documents(self, name: str | None) -> None:
+        """Raise LibraryEmpty when the collection holds no chunks (asked only when nothing was found, to spare a count)."""
+        if self.collection(name).count() == 0:
+            raise LibraryEmpty(name or self.settings.collection)
 
     def _searcher(self, name: str | None) -> Searcher:
         name = name or self.settings.collection
@@ -300,9 +310,11 @@ class Library:
     ) -> list[Hit]:
         """The best k chunks for a query (`vector`: the query's embedding, when already computed)."""
         query = self.check_question(query)
-        if not self._exists(collection):
-            return []
-        return self._searcher(collection).search(query, k or self.settings.k, filters, vector=vector)
+        self._require_collection(collection)
+        hits = self._searcher(collection).search(query, k or self.settings.k, filters, vector=vector)
+        if not hits:
+            self._require_documents(collection)
+        return hits
 
     def ask(
         self,
@@ -325,13 +337,14 @@ class Library:
         t0 = time.perf_counter()
         question = self.check_question(question)
         generator = generator or self.generator
-        if not self._exists(collection):
-            return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator)
+        self._require_collection(collection)
         searcher = self._searcher(collection)
         query = contextual_query(question, history)
         vector = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
         hits = searcher.search(query, k or self.settings.k, filters, vector=vector)
+        if not hits:
+            self._require_documents(collection)
         t2 = time.perf_counter()
         idf = searcher.idf()  # the snapshot this search used
         if generator == "extractive":

@@ -48,13 +48,30 @@ def load_sources(inputs: list[str], max_bytes: int, fetch: Callable[[str], Loade
         if not path.exists():
             yield Loaded(problem=IngestProblem(raw, "no such file or folder."))
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED and not _hidden(p, path))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+            files = [p for p in found if p.suffix.lower() in SUPPORTED]
             if not files:
-                yield Loaded(problem=IngestProblem(raw, f"the folder holds no {', '.join(sorted(SUPPORTED))} files."))
+                yield Loaded(problem=IngestProblem(raw, f"the folder holds no {_READ} files."))
+            elif len(files) < len(found):
+                yield Loaded(problem=IngestProblem(raw, _not_read([p for p in found if p.suffix.lower() not in SUPPORTED])))
             for file in files:
                 yield from load_file(file, max_bytes)
+        elif path.suffix.lower() not in SUPPORTED:  # the same rule as for a folder's files
+            yield Loaded(problem=IngestProblem(raw, f"ragbot reads only {_READ} files."))
         else:
             yield from load_file(path, max_bytes)
+
+
+_READ = ", ".join(sorted(SUPPORTED))
+
+
+def _not_read(files: list[Path]) -> str:
+    """`3 files not read (.csv: 2, no extension: 1); ragbot reads only ...`."""
+    from collections import Counter
+
+    counts = Counter(p.suffix.lower() or "no extension" for p in files)
+    by_kind = ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{len(files)} {'file' if len(files) == 1 else 'files'} not read ({by_kind}); ragbot reads only {_READ} files."
 
 
 def _hidden(path: Path, root: Path) -> bool:

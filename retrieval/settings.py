@@ -9,6 +9,13 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+def default_data_dir() -> Path:
+    """The platform's user data folder for ragbot, so that the library does not depend on the working folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ragbot", appauthor=False))
+
+
 class Settings(BaseSettings):
     """Every knob of ragbot; environment variables are `RAGBOT_<NAME>` unless noted."""
 
@@ -21,7 +28,10 @@ class Settings(BaseSettings):
     )
 
     # Storage
-    data_dir: Path = Field(Path(".ragbot"), description="Folder for the on-disk library and model cache.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="Folder for the on-disk library and model cache; default the user data dir (~/.local/share/ragbot on Linux).",
+    )
     chroma_url: str | None = Field(None, description="Use a Chroma server at this URL instead of the data dir.")
     chroma_token: SecretStr | None = Field(None, description="Auth token for the Chroma server, if it needs one.")
     collection: str = Field("ragbot", description="Default collection (library) name.")
@@ -30,9 +40,8 @@ class Settings(BaseSettings):
     embed_model: str | None = Field(
         None, description="sentence-transformers model path or name; empty = bundled all-MiniLM-L6-v2."
     )
-    # int8 is the default because it holds retrieval quality on SQuAD v1.1 dev (2,000 questions,
-    # all 2,067 passages): dense hit@5 .856 vs .860 fp32, fused hit@5 .952 vs .955, both within
-    # the 0.5-point rule of issue 7 (bench/quality.py, README "Performance"), at ~1.6x the speed.
+    # int8 is the default because it keeps retrieval quality on SQuAD v1.1 dev within half a point
+    # of fp32 at a fraction of the cost (bench/quality.py; figures in docs/performance.md).
     embed_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
         "onnx-int8",
         description="onnx-int8 (default: quantized, faster, same SQuAD quality), onnx (fp32), or torch (sentence-transformers).",

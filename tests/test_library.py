@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import RagbotError
+from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID
 from retrieval.search import Filters
@@ -55,10 +55,16 @@ def test_unrelated_questions_get_the_fixed_reply(sample_library: Library, questi
     assert answer.text == CANNOT_ANSWER and answer.citations == []
 
 
-def test_empty_library_cannot_answer(library: Library) -> None:
-    answer = library.ask("what exercises were mentioned?")
-    assert (answer.answerable, answer.text) == (False, CANNOT_ANSWER)
-    assert library.search("exercises") == []
+def test_empty_library_says_so_instead_of_not_found(library: Library, tmp_path: Path) -> None:
+    for call in (lambda: library.ask("what exercises were mentioned?"), lambda: library.search("exercises")):
+        with pytest.raises(LibraryEmpty, match="is empty: add articles with `ragbot ingest"):
+            call()
+    (tmp_path / "a.txt").write_text("Zebras graze on the savanna.")
+    library.ingest([tmp_path / "a.txt"])
+    assert library.search("zebras")
+    library.forget(str((tmp_path / "a.txt").resolve()))  # emptied again: the same message, not "not found"
+    with pytest.raises(LibraryEmpty):
+        library.ask("what grazes on the savanna?")
 
 
 def test_reingest_unchanged_changes_nothing_and_changed_replaces(library: Library, tmp_path: Path) -> None:
@@ -82,7 +88,8 @@ def test_forget_removes_document_and_its_chunks(sample_library: Library) -> None
     assert sample_library.forget(SAMPLE_DOC_ID)
     assert sample_library.sources() == [] and sample_library.collection().count() == 0
     assert not sample_library.forget(SAMPLE_DOC_ID)
-    assert not sample_library.ask("what exercises were mentioned?").answerable
+    with pytest.raises(LibraryEmpty):
+        sample_library.ask("what exercises were mentioned?")
 
 
 @pytest.mark.parametrize("question, message", [("   \n\t ", "empty"), ("x" * 20_000, "20,000 characters")])

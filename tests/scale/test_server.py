@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from retrieval.embedding import Embedder
-from retrieval.errors import RagbotError
+from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
 from retrieval.settings import Settings
@@ -64,7 +64,8 @@ def test_reingest_replaces_and_forget_removes(any_library: Library) -> None:
     assert [s.doc_id for s in lib.sources()] == [LIGHTHOUSE.doc_id]
     assert lib.forget(LIGHTHOUSE.doc_id) is True
     assert lib.sources() == [] and col.count() == 0
-    assert lib.search("Skerryvore lighthouse keeper") == []
+    with pytest.raises(LibraryEmpty):
+        lib.search("Skerryvore lighthouse keeper")
 
 
 def test_a_second_library_sees_new_documents_without_reopening(any_settings: Settings, embedder: Embedder) -> None:
