@@ -9,7 +9,7 @@ from bot.admission import Cooldown, Gate
 from bot.streaming import DraftStream, Publish
 from retrieval.library import Library
 from retrieval.settings import Settings
-from retrieval.types import Answer
+from retrieval.types import Answer, Turn
 
 
 class Asker:
@@ -34,7 +34,7 @@ class Asker:
         return question
 
     async def answer(
-        self, question: str, collection: str, history: Sequence[str] = (), on_draft: Publish | None = None
+        self, question: str, collection: str, history: Sequence[Turn] = (), on_draft: Publish | None = None
     ) -> Answer:
         """A cited answer, after waiting for a free slot; drafts go to `on_draft` while a generator streams."""
         async with self.gate.slot():

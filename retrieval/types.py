@@ -130,6 +130,20 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: the question, the answer shown, and the quotes it cited."""
+
+    question: str
+    answer: str = ""
+    quotes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, answer: Answer) -> Turn:
+        """The turn an answer makes (an abstention cites nothing)."""
+        return cls(answer.question, answer.text, tuple(c.quote for c in answer.citations) if answer.answerable else ())
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     """A document as the library lists it."""
 
