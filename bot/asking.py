@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bot.admission import Cooldown, Gate
+from bot.admission import Cooldown, Gate, Wait
 from bot.streaming import DraftStream, Publish
 from retrieval.library import Library
 from retrieval.settings import Settings
@@ -34,10 +34,11 @@ class Asker:
         return question
 
     async def answer(
-        self, question: str, collection: str, history: Sequence[Turn] = (), on_draft: Publish | None = None
+        self, question: str, collection: str, history: Sequence[Turn] = (), on_draft: Publish | None = None,
+        on_wait: Wait | None = None,
     ) -> Answer:
-        """A cited answer, after waiting for a free slot; drafts go to `on_draft` while a generator streams."""
-        async with self.gate.slot():
+        """A cited answer, after waiting for a free slot (`on_wait` hears the place in line); drafts go to `on_draft`."""
+        async with self.gate.slot(on_wait):
             if not (self.streams and on_draft):
                 return await asyncio.to_thread(self.library.ask, question, collection=collection, history=list(history))
             stream = DraftStream(asyncio.get_running_loop(), on_draft)

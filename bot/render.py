@@ -252,6 +252,11 @@ def web_url(source: str) -> str | None:
     return source.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
 
 
+def render_waiting(place: int) -> str:
+    """What a question waiting for a free slot shows: its place in line."""
+    return f"⏳ *Waiting for my turn: you are number {place} in line…*"
+
+
 def render_draft(text: str) -> str:
     """A streaming draft, marked as unverified and cut to one message."""
     return DRAFT_HEADER + _fit(escape(text.strip()) or "…", MESSAGE_CHARS - len(DRAFT_HEADER))

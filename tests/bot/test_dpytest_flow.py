@@ -11,6 +11,8 @@ import discord.ext.test as dpytest
 
 from bot.client import RagBot
 from bot.render import DRAFT_HEADER
+from retrieval.types import CANNOT_ANSWER
+from tests.bot.conftest import post, sent_in
 
 
 def _channel_payloads(payloads: list[dict[str, Any]], channel_id: int) -> list[dict[str, Any]]:
@@ -37,23 +39,58 @@ async def test_mention_is_answered_in_a_thread_started_from_the_message(
     assert not _channel_payloads(payloads, channel.id), "nothing is posted in the channel itself"
 
 
-async def test_follow_up_in_the_thread_uses_the_earlier_question(dpy_bot: RagBot) -> None:
+# A thread about the sample article: each follow-up leans on the turns before it; the article never says how many
+# ships took part. Each turn: what is asked, the facts its cited quotes must hold, and facts they must not hold.
+CONVERSATION = [
+    ("what exercises were mentioned?", ["North Pacific", "Sea of Japan"], []),
+    ("where was the second one?", ["Sea of Japan"], ["North Pacific"]),
+    ("who described it as the largest of its kind?", ["Putin"], []),
+    ("and what about the first one?", ["North Pacific"], ["Sea of Japan"]),
+    ("how many ships took part?", None, []),
+]
+
+
+async def test_a_five_turn_thread_is_answered_turn_by_turn_or_abstains_where_the_article_is_silent(
+    dpy_bot: RagBot, library: Any
+) -> None:
     config = dpytest.get_config()
     channel, member = config.guilds[0].text_channels[0], config.members[0]
-    asked = await dpytest.message(
-        f"<@{dpy_bot.user.id}> what exercises were mentioned?", channel=channel, member=member
-    )
+    cog = dpy_bot.get_cog("Ask")
+    thread = None
+    for number, (question, facts, not_facts) in enumerate(CONVERSATION, start=1):
+        if thread is None:
+            asked = await dpytest.message(f"<@{dpy_bot.user.id}> {question}", channel=channel, member=member)
+            thread = channel.guild.get_thread(asked.id)
+            assert isinstance(thread, discord.Thread)
+        else:
+            asked = await dpytest.message(question, channel=thread, member=member)  # no mention needed in the thread
+        reply = dpytest.get_message()
+        assert reply.channel.id == thread.id, f"turn {number} is answered in the thread"
+        quotes = " ".join(cog.turns[asked.id].quotes)
+        if facts is None:
+            assert reply.content == CANNOT_ANSWER and not quotes, f"turn {number} abstains"
+            continue
+        for fact in facts:
+            assert fact in quotes and fact in reply.content, f"turn {number}: {fact!r} is cited"
+        for fact in not_facts:
+            assert fact not in quotes, f"turn {number}: {fact!r} belongs to another part of the thread"
+
+
+async def test_the_thread_is_read_back_as_turns_with_quotes_after_a_restart(dpy_bot: RagBot) -> None:
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    asked = await dpytest.message(f"<@{dpy_bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
     dpytest.get_message()
     thread = channel.guild.get_thread(asked.id)
-
-    follow = await dpytest.message("and where was that?", channel=thread, member=member)  # no mention needed
-    reply = dpytest.get_message()
-    assert reply.channel.id == thread.id and reply.id != follow.id
-    # "and where was that?" alone has no terms to retrieve by; with the thread's first question it finds the drills.
-    assert "Sea of Japan" in reply.content or "North Pacific" in reply.content
-
+    await dpytest.message("thanks!", channel=thread, member=member)
+    follow = await dpytest.message("where was the second one?", channel=thread, member=member)
+    dpytest.get_message()
     cog = dpy_bot.get_cog("Ask")
-    assert await cog.thread_questions(thread, before=follow) == ["what exercises were mentioned?"]
+    remembered = await cog.thread_turns(thread, before=follow)
+    cog.turns.clear()  # what a restarted bot knows: only the thread itself
+    [turn] = await cog.thread_turns(thread, before=follow)
+    assert turn.question == "what exercises were mentioned?" and turn.quotes == remembered[0].quotes
+    assert any("North Pacific" in q for q in turn.quotes) and any("Sea of Japan" in q for q in turn.quotes)
 
 
 async def test_messages_that_do_not_mention_the_bot_are_ignored(dpy_bot: RagBot) -> None:
@@ -157,19 +194,64 @@ async def test_a_document_of_one_server_is_never_cited_in_another(
     assert "Ada Brandt" in in_a.content and "Korrin lighthouse" in in_a.embeds[0].description
 
 
-async def test_a_quick_second_mention_gets_the_cooldown_message(make_dpy_bot: Any, bot_settings: Any, library: Any) -> None:
+async def _thread_with_an_answer(bot: RagBot) -> tuple[discord.Thread, discord.Member, discord.Message]:
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    asked = await dpytest.message(f"<@{bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
+    answer = dpytest.get_message()
+    thread = channel.guild.get_thread(asked.id)
+    assert isinstance(thread, discord.Thread) and answer.channel.id == thread.id
+    return thread, member, answer
+
+
+async def test_in_its_threads_the_bot_answers_only_what_is_asked_of_it(
+    dpy_bot: RagBot, payloads: list[dict[str, Any]]
+) -> None:
+    thread, member, answer = await _thread_with_an_answer(dpy_bot)
+    other = dpytest.get_config().members[1]
+    before = len(sent_in(payloads, thread.id))
+
+    await post(thread, member, "thanks!")  # chat
+    await post(thread, other, f"<@{member.id}> did you read the whole article?")  # to another member
+    await post(thread, member, "")  # an image or a sticker: no text
+    await post(thread, member, "", kind=discord.MessageType.pins_add)  # system messages
+    await post(thread, member, "", kind=discord.MessageType.recipient_add)
+    assert dpytest.verify().message().nothing() and len(sent_in(payloads, thread.id)) == before
+
+    await post(thread, member, "and where was the second one")  # reads as a question without its question mark
+    assert "Sea of Japan" in dpytest.get_message().content
+    await post(thread, other, "hmm, the patrol", reply_to=answer)  # a reply to the bot is addressed to it
+    assert dpytest.get_message().channel.id == thread.id
+    await post(thread, other, f"<@{dpy_bot.user.id}> the patrol")  # and so is a mention
+    assert dpytest.get_message().channel.id == thread.id
+
+
+async def test_refusals_in_the_mention_path_are_reactions_not_messages(
+    make_dpy_bot: Any, bot_settings: Any, library: Any, payloads: list[dict[str, Any]]
+) -> None:
     from tests.bot.conftest import add_sample
 
     bot = await make_dpy_bot(bot_settings.model_copy(update={"cooldown_seconds": 3600}), library)
     config = dpytest.get_config()
-    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    channel, member, other = config.guilds[0].text_channels[0], config.members[0], config.members[1]
     add_sample(library, bot.collection(channel.guild.id))
     await dpytest.message(f"<@{bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
     assert "North Pacific" in dpytest.get_message().content
+    sent = len(payloads)
+
     second = await dpytest.message(f"<@{bot.user.id}> where was the patrol?", channel=channel, member=member)
-    refusal = dpytest.get_message()
-    assert refusal.channel.id == channel.id and refusal.content.startswith("You're asking quickly!")
+    assert [str(r.emoji) for r in second.reactions] == ["⏳"], "too soon: a reaction"
     assert channel.guild.get_thread(second.id) is None, "no thread is started for a refused question"
+
+    empty = await dpytest.message(f"<@{bot.user.id}>", channel=channel, member=other)
+    assert [str(r.emoji) for r in empty.reactions] == ["❔"], "nothing asked: a reaction"
+
+    gate = bot.asker.gate
+    gate.running, gate.queued = gate.concurrent, 0  # every slot taken and no room in the line
+    busy = await dpytest.message(f"<@{bot.user.id}> where was the patrol?", channel=channel, member=other)
+    assert [str(r.emoji) for r in busy.reactions] == ["🚦"], "busy: a reaction"
+    gate.running = 0
+    assert dpytest.verify().message().nothing() and len(payloads) == sent, "nothing was posted"
 
 
 class _DraftShown:
