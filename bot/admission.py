@@ -89,6 +89,7 @@ class Gate:
         except BaseException:
             if ticket in self._line:
                 self._line.remove(ticket)
+                self._line_moved()
             elif ticket.done() and not ticket.cancelled():
                 self._release()  # the slot was handed to us as we were cancelled: pass it on
             raise
@@ -102,6 +103,10 @@ class Gate:
                 break
         else:
             self.running -= 1
+        self._line_moved()
+
+    def _line_moved(self) -> None:
+        """Wake the waiters so that each sees its new place."""
         self._moved.set()
         self._moved = asyncio.Event()
 

@@ -11,6 +11,8 @@ import discord.ext.test as dpytest
 
 from bot.client import RagBot
 from bot.render import DRAFT_HEADER
+from bot.replies import APOLOGY
+from retrieval.library import Library
 from retrieval.types import CANNOT_ANSWER
 from tests.bot.conftest import post, sent_in
 
@@ -299,3 +301,43 @@ async def test_mention_with_a_streaming_generator_shows_a_draft_then_the_verifie
     assert final["embeds"][0]["title"] == "Sources"
     assert all(p["allowed_mentions"]["parse"] == [] for p in in_thread)
     assert not _channel_payloads(payloads, channel.id), "nothing is posted in the channel itself"
+
+
+class FailingLibrary(Library):
+    """The real engine that breaks mid-answer (after streaming a few tokens when a generator streams)."""
+
+    def ask(self, question: str, *args: Any, on_token: Any = None, **kwargs: Any) -> Any:
+        if on_token is not None:
+            on_token("The drills were ")
+            time.sleep(0.3)  # long enough for the draft to be shown
+        raise ZeroDivisionError("boom")
+
+
+async def test_an_error_in_the_mention_path_is_said_in_the_thread_not_the_channel(
+    make_dpy_bot: Any, bot_settings: Any, embedder: Any, payloads: list[dict[str, Any]]
+) -> None:
+    library = FailingLibrary(bot_settings, embedder=embedder)
+    bot = await make_dpy_bot(bot_settings, library)
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    asked = await dpytest.message(f"<@{bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
+    thread = channel.guild.get_thread(asked.id)
+    assert isinstance(thread, discord.Thread)
+    assert [p["content"] for p in sent_in(payloads, thread.id)] == [APOLOGY]
+    assert not sent_in(payloads, channel.id), "nothing in the channel: the thread has the apology"
+
+
+async def test_a_failed_stream_replaces_its_draft_with_the_apology(
+    make_dpy_bot: Any, bot_settings: Any, embedder: Any, payloads: list[dict[str, Any]]
+) -> None:
+    settings = bot_settings.model_copy(update={"generator": "llamacpp"})
+    bot = await make_dpy_bot(settings, FailingLibrary(settings, embedder=embedder))
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    asked = await dpytest.message(f"<@{bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
+    in_thread = sent_in(payloads, channel.guild.get_thread(asked.id).id)
+    [draft] = [p for p in in_thread if "edit" not in p]
+    assert draft["content"].startswith(DRAFT_HEADER)
+    # the only message in the thread is the draft, and its last edit turned it into the apology
+    assert in_thread[-1]["content"] == APOLOGY and in_thread[-1].get("edit"), "no draft is left behind"
+    assert not sent_in(payloads, channel.id)
