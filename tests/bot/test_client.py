@@ -239,3 +239,46 @@ async def test_a_question_that_cannot_finish_before_shutdown_is_told_so(bot_sett
         library.go.set()
     assert asking.cancelled()
     assert texts(interaction) == SHUTTING_DOWN, "told privately, not left with 'The application did not respond'"
+
+
+async def test_commands_are_synced_when_they_changed_or_when_asked_not_on_every_start(
+    bot_settings: Settings, library: Library
+) -> None:
+    async def started(sync: bool | None = None, extra: app_commands.Command | None = None) -> int:
+        bot = create_bot(bot_settings, library, sync_commands=sync)
+        if extra is not None:
+            bot.tree.add_command(extra)
+        with mock.patch.object(bot.tree, "sync", mock.AsyncMock(return_value=[])) as sync_call:
+            await bot.setup_hook()
+        return sync_call.await_count
+
+    @app_commands.command(name="ping")
+    async def ping(interaction: discord.Interaction) -> None:
+        """Answer pong."""
+
+    assert await started() == 1, "the first start syncs: Discord has never seen these commands"
+    assert await started() == 0, "an unchanged command set is not synced again"
+    assert await started(extra=ping) == 1, "a new command is synced"
+    assert await started(extra=ping) == 0
+    assert await started(sync=True, extra=ping) == 1, "ragbot bot --sync forces it"
+    assert await started(sync=False) == 0
+
+
+def test_ragbot_bot_sync_flag_reaches_the_bot(settings: Settings) -> None:
+    from bot import cli
+
+    with mock.patch("bot.client.main", return_value=0) as bot_main:
+        assert cli.cmd_bot(cli.build_parser().parse_args(["bot", "--sync"]), settings) == 0
+        assert cli.cmd_bot(cli.build_parser().parse_args(["bot"]), settings) == 0
+    assert [c.kwargs["sync"] for c in bot_main.call_args_list] == [True, False]
+
+
+def test_message_content_is_optional_and_sharding_is_a_setting(bot_settings: Settings, library: Library) -> None:
+    from discord.ext import commands
+
+    plain = create_bot(bot_settings.model_copy(update={"discord_message_content": False}), library)
+    assert not plain.intents.message_content and plain.intents.guild_messages and plain.intents.guilds
+    assert not isinstance(plain, commands.AutoShardedBot)
+    sharded = create_bot(bot_settings.model_copy(update={"discord_shards": 4}), library)
+    assert isinstance(sharded, commands.AutoShardedBot) and sharded.shard_count == 4
+    assert create_bot(bot_settings.model_copy(update={"discord_shards": 0}), library).shard_count is None  # Discord's
