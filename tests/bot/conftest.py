@@ -105,7 +105,7 @@ async def make_dpy_bot(payloads: list[dict[str, Any]]) -> AsyncIterator[Any]:
     async def build(settings: Settings, library: Library) -> RagBot:
         # dpytest's fake server finds members (and so mentions) through the member cache, which needs the
         # members intent; the real bot does without it.
-        intents = default_intents()
+        intents = default_intents(settings.discord_message_content)
         intents.members = True
         bot = create_bot(settings, library, sync_commands=False, intents=intents)
         dpytest.configure(bot, guilds=2, text_channels=1, voice_channels=0, members=2)

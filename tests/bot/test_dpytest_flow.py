@@ -341,3 +341,20 @@ async def test_a_failed_stream_replaces_its_draft_with_the_apology(
     # the only message in the thread is the draft, and its last edit turned it into the apology
     assert in_thread[-1]["content"] == APOLOGY and in_thread[-1].get("edit"), "no draft is left behind"
     assert not sent_in(payloads, channel.id)
+
+
+async def test_without_the_message_content_intent_mentions_and_replies_still_work(
+    make_dpy_bot: Any, bot_settings: Any, library: Any, payloads: list[dict[str, Any]]
+) -> None:
+    from tests.bot.conftest import add_sample
+
+    bot = await make_dpy_bot(bot_settings.model_copy(update={"discord_message_content": False}), library)
+    assert not bot.intents.message_content
+    add_sample(library, bot.collection(dpytest.get_config().guilds[0].id))
+    thread, member, answer = await _thread_with_an_answer(bot)
+    assert "North Pacific" in answer.content
+    before = len(sent_in(payloads, thread.id))
+    await post(thread, member, "")  # "where was the second one?" as Discord delivers it without the intent
+    assert len(sent_in(payloads, thread.id)) == before, "no 'the question is empty' for text the bot cannot see"
+    await post(thread, member, "where was the second one?", reply_to=answer)  # replies carry their text
+    assert "Sea of Japan" in dpytest.get_message().content
