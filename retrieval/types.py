@@ -111,6 +111,7 @@ class Answer:
     dropped: list[dict[str, Any]] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     confidence: float | None = None  # the best sentence's score; the abstention rule compares it
+    more: bool = False  # a list answer that stops before the end of the list it found
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` shape of an answer."""

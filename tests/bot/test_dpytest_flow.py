@@ -358,3 +358,28 @@ async def test_without_the_message_content_intent_mentions_and_replies_still_wor
     assert len(sent_in(payloads, thread.id)) == before, "no 'the question is empty' for text the bot cannot see"
     await post(thread, member, "where was the second one?", reply_to=answer)  # replies carry their text
     assert "Sea of Japan" in dpytest.get_message().content
+
+
+async def test_a_list_answer_that_stops_before_the_end_of_the_list_says_so(
+    make_dpy_bot: Any, bot_settings: Any, library: Any
+) -> None:
+    from bot.render import MORE_IN_LIST
+    from retrieval.types import Document
+
+    bot = await make_dpy_bot(bot_settings, library)
+    guild = dpytest.get_config().guilds[0]
+    events = [
+        "a rowing race", "a choir concert", "a fish market", "a kite contest", "a puppet show", "a poetry reading",
+        "a dance night", "a cheese fair", "a film evening", "a chess match", "a bread bake-off",
+    ]
+    text = "The Vell harbour festival opened on Friday with a lantern parade. " + " ".join(
+        f"The festival also had {e}." for e in events
+    )
+    library.ingest_documents([Document("fest", "fest.txt", "Vell harbour festival", text)], bot.collection(guild.id))
+    await dpytest.message(
+        f"<@{bot.user.id}> which events were held at the Vell harbour festival?",
+        channel=guild.text_channels[0], member=dpytest.get_config().members[0],
+    )
+    reply = dpytest.get_message()
+    assert "lantern parade" in reply.content and "bread bake-off" not in reply.content  # twelve items, nine shown
+    assert reply.embeds[0].footer.text == MORE_IN_LIST
