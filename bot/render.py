@@ -229,6 +229,8 @@ def source_name(source: str) -> str:
     """A short name for where a document came from: a file's name, an upload's file name."""
     if source.startswith(UPLOAD_PREFIX):
         return source[len(UPLOAD_PREFIX) :]
+    if web_url(source):
+        return source
     return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 

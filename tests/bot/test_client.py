@@ -35,7 +35,7 @@ async def test_setup_hook_loads_one_cog_per_feature_and_warms_the_engine(
         await bot.setup_hook()
     warm.assert_called_once_with()
     assert set(bot.cogs) == {"Ask", "Library"}
-    assert sorted(c.name for c in bot.tree.get_commands()) == ["ask", "forget", "ingest", "sources"]
+    assert sorted(c.name for c in bot.tree.get_commands()) == ["Add to library", "ask", "forget", "ingest", "sources"]
     assert (
         bot.tree.get_command("ask").description
         == "Ask a question about this server's articles; the answer cites its sources."

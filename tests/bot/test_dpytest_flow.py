@@ -383,3 +383,29 @@ async def test_a_list_answer_that_stops_before_the_end_of_the_list_says_so(
     reply = dpytest.get_message()
     assert "lantern parade" in reply.content and "bread bake-off" not in reply.content  # twelve items, nine shown
     assert reply.embeds[0].footer.text == MORE_IN_LIST
+
+
+async def test_each_question_is_logged_with_its_outcome_and_latency_and_its_words_only_when_asked(
+    make_dpy_bot: Any, bot_settings: Any, library: Any, caplog: Any
+) -> None:
+    import logging
+
+    from tests.bot.conftest import add_sample
+
+    caplog.set_level(logging.INFO, logger="bot.cogs.ask")
+    for log_content in (False, True):
+        bot = await make_dpy_bot(bot_settings.model_copy(update={"log_content": log_content}), library)
+        config = dpytest.get_config()
+        guild = config.guilds[0]
+        add_sample(library, bot.collection(guild.id))
+        caplog.clear()
+        await dpytest.message(
+            f"<@{bot.user.id}> what exercises were mentioned?", channel=guild.text_channels[0], member=config.members[0]
+        )
+        dpytest.get_message()
+        [line] = [r.getMessage() for r in caplog.records if r.name == "bot.cogs.ask"]
+        assert re.fullmatch(
+            rf"question guild={guild.id} path=mention outcome=answered citations=2 ms=\d+"
+            + (r" question='what exercises were mentioned\?'" if log_content else ""),
+            line,
+        ), line
