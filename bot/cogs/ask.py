@@ -86,20 +86,20 @@ class Ask(commands.Cog):
                 await _quietly(send_private(interaction, SHUTTING_DOWN))
                 raise
             except RagbotError as exc:
-                self._log(interaction.guild_id, "slash", question, started, str(type(exc).__name__))
+                self._log(interaction.guild_id, "slash", question, started, type(exc).__name__)
                 await send_private(interaction, str(exc))
                 return
-        self._log(interaction.guild_id, "slash", question, started, _outcome(answer), answer)
-        replies = render_answer(answer)
-        first, rest = replies[0], replies[1:]
-        if edited:  # replace the draft (or the place in line) with the verified answer
-            await interaction.edit_original_response(
-                content=first.content, embed=first.embed, allowed_mentions=NO_PINGS
-            )
-        else:
-            await interaction.followup.send(**_send_kwargs(first), ephemeral=private)
-        for reply in rest:
-            await interaction.followup.send(**_send_kwargs(reply), ephemeral=private)
+            self._log(interaction.guild_id, "slash", question, started, _outcome(answer), answer)
+            replies = render_answer(answer)
+            first, rest = replies[0], replies[1:]
+            if edited:  # replace the draft (or the place in line) with the verified answer
+                await interaction.edit_original_response(
+                    content=first.content, embed=first.embed, allowed_mentions=NO_PINGS
+                )
+            else:
+                await interaction.followup.send(**_send_kwargs(first), ephemeral=private)
+            for reply in rest:  # still in flight: shutdown waits until the whole answer is out
+                await interaction.followup.send(**_send_kwargs(reply), ephemeral=private)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
