@@ -409,3 +409,41 @@ async def test_each_question_is_logged_with_its_outcome_and_latency_and_its_word
             + (r" question='what exercises were mentioned\?'" if log_content else ""),
             line,
         ), line
+
+
+async def test_a_mention_that_has_to_wait_shows_its_place_in_line_then_the_answer_in_its_place(
+    make_dpy_bot: Any, bot_settings: Any, library: Any, payloads: list[dict[str, Any]]
+) -> None:
+    import asyncio
+
+    from bot.render import render_waiting
+    from tests.bot.conftest import add_sample
+
+    bot = await make_dpy_bot(bot_settings.model_copy(update={"max_concurrent_questions": 1}), library)
+    config = dpytest.get_config()
+    channel, member = config.guilds[0].text_channels[0], config.members[0]
+    add_sample(library, bot.collection(channel.guild.id))
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with bot.asker.gate.slot():
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    asking = asyncio.create_task(
+        dpytest.message(f"<@{bot.user.id}> what exercises were mentioned?", channel=channel, member=member)
+    )
+    try:
+        for _ in range(500):  # the question waits behind the held slot, and says so
+            if any(p.get("content") == render_waiting(1) for p in payloads):
+                break
+            await asyncio.sleep(0.01)
+        assert any(p.get("content") == render_waiting(1) for p in payloads), "the place in line is shown"
+    finally:
+        release.set()
+        asked = await asking
+        await holder
+    in_thread = sent_in(payloads, channel.guild.get_thread(asked.id).id)
+    assert [p["content"] for p in in_thread if "edit" not in p] == [render_waiting(1)], "one message in the thread"
+    assert "North Pacific" in in_thread[-1]["content"] and in_thread[-1]["embeds"][0]["title"] == "Sources"
