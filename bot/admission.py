@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from retrieval.errors import RagbotError
+
+log = logging.getLogger(__name__)
 
 
 class BusyError(RagbotError):
@@ -19,18 +23,28 @@ class CooldownError(RagbotError):
     """The member asked again too soon."""
 
 
+Wait = Callable[[int], Awaitable[None]]
+
+
 class Gate:
-    """At most `concurrent` questions run at once; up to `queued` more wait their turn, beyond that: busy."""
+    """At most `concurrent` questions run at once; up to `queued` more wait their turn in order, beyond that: busy."""
 
     def __init__(self, concurrent: int, queued: int) -> None:
-        self._slots = asyncio.Semaphore(concurrent)
+        self.concurrent = concurrent
         self.queued = queued
-        self.waiting = 0
+        self.running = 0
+        self._line: deque[asyncio.Future[None]] = deque()
+        self._moved = asyncio.Event()
+
+    @property
+    def waiting(self) -> int:
+        """How many questions wait for a slot."""
+        return len(self._line)
 
     @property
     def full(self) -> bool:
         """True when a new question would find no slot and no room in the line."""
-        return self._slots.locked() and self.waiting >= self.queued
+        return self.running >= self.concurrent and self.waiting >= self.queued
 
     def check(self) -> None:
         """Raise BusyError when a new question could not even queue."""
@@ -38,18 +52,63 @@ class Gate:
             raise BusyError("I'm answering a lot of questions right now; please ask again in a minute.")
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one slot for the duration of the block, waiting in line for it if needed."""
+    async def slot(self, on_wait: Wait | None = None) -> AsyncIterator[None]:
+        """Hold one slot for the duration of the block, waiting in line for it if needed.
+
+        While it waits, `on_wait` is told its place in line (1 = next), again each time the line moves.
+        """
         self.check()
-        self.waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self.waiting -= 1
+        if self.running < self.concurrent and not self._line:
+            self.running += 1
+        else:
+            await self._wait_in_line(on_wait)
         try:
             yield
         finally:
-            self._slots.release()
+            self._release()
+
+    async def _wait_in_line(self, on_wait: Wait | None) -> None:
+        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._line.append(ticket)
+        told = 0
+        try:
+            while not ticket.done():
+                place = self._line.index(ticket) + 1
+                if on_wait is not None and place != told:
+                    told = place
+                    try:
+                        await on_wait(place)
+                    except Exception:  # showing the place in line must never cost the place itself
+                        log.warning("could not show a place in line", exc_info=True)
+                    continue  # the line may have moved while we were telling
+                moved = asyncio.ensure_future(self._moved.wait())
+                try:
+                    await asyncio.wait({ticket, moved}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    moved.cancel()
+        except BaseException:
+            if ticket in self._line:
+                self._line.remove(ticket)
+                self._line_moved()
+            elif ticket.done() and not ticket.cancelled():
+                self._release()  # the slot was handed to us as we were cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        """Hand the slot to the first in line, or free it; tell the others that the line moved."""
+        while self._line:
+            ticket = self._line.popleft()
+            if not ticket.done():
+                ticket.set_result(None)
+                break
+        else:
+            self.running -= 1
+        self._line_moved()
+
+    def _line_moved(self) -> None:
+        """Wake the waiters so that each sees its new place."""
+        self._moved.set()
+        self._moved = asyncio.Event()
 
 
 class Cooldown:

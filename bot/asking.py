@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bot.admission import Cooldown, Gate
+from bot.admission import Cooldown, Gate, Wait
 from bot.streaming import DraftStream, Publish
 from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.library import Library
 from retrieval.settings import Settings
-from retrieval.types import Answer
+from retrieval.types import Answer, Turn
 
 
 EMPTY_LIBRARY = "The library is empty: a member with the Manage Server permission can add articles with /ingest (a file or a URL)."
@@ -38,18 +38,19 @@ class Asker:
         return question
 
     async def answer(
-        self, question: str, collection: str, history: Sequence[str] = (), on_draft: Publish | None = None
+        self, question: str, collection: str, history: Sequence[Turn] = (), on_draft: Publish | None = None,
+        on_wait: Wait | None = None,
     ) -> Answer:
-        """A cited answer, after waiting for a free slot; drafts go to `on_draft` while a generator streams."""
+        """A cited answer, after waiting for a free slot (`on_wait` hears the place in line); drafts go to `on_draft`."""
         try:
-            return await self._answer(question, collection, history, on_draft)
+            return await self._answer(question, collection, history, on_draft, on_wait)
         except LibraryEmpty as exc:  # the engine's hint names the command line; on Discord it is /ingest
             raise RagbotError(EMPTY_LIBRARY) from exc
 
     async def _answer(
-        self, question: str, collection: str, history: Sequence[str], on_draft: Publish | None
+        self, question: str, collection: str, history: Sequence[Turn], on_draft: Publish | None, on_wait: Wait | None
     ) -> Answer:
-        async with self.gate.slot():
+        async with self.gate.slot(on_wait):
             if not (self.streams and on_draft):
                 return await asyncio.to_thread(self.library.ask, question, collection=collection, history=list(history))
             stream = DraftStream(asyncio.get_running_loop(), on_draft)

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_collection(sub.add_parser("forget", help="remove a document from the library"))
     p.add_argument("doc_id", metavar="DOC_ID", help="its id as `ragbot sources` shows it, any unique start of it, or the path it was ingested from")
     with_collection(sub.add_parser("repl", help="ask questions interactively (bundled sample article if the library is empty)"))
-    sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p = sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p.add_argument("--sync", action="store_true", help="re-sync the slash commands with Discord (done anyway when they changed)")
     p = with_collection(sub.add_parser(
         "eval", help="measure retrieval, answers, citations and abstention on a QA file",
         description="Measure retrieval, answers, citations and abstention on a file of questions.",
@@ -317,7 +318,7 @@ class _scratch:
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.client import main as bot_main
 
-    return bot_main(settings)
+    return bot_main(settings, sync=args.sync)
 
 
 def _console() -> Any:

@@ -28,6 +28,11 @@ SOURCES_PER_PAGE = 10
 # Every send passes this too (besides the bot-wide default): quotes may contain @everyone or <@id>.
 NO_PINGS = discord.AllowedMentions.none()
 
+# A quote the answer text does not already show is cut to this many characters.
+QUOTE_CHARS = 150
+UPLOAD_PREFIX = "discord-attachment:"
+MORE_IN_LIST = "The list may go on: these are the first items found. Ask about the rest by name to see more."
+
 DRAFT_HEADER = "✏️ *Draft — the sources are still being checked…*\n"
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -59,7 +64,11 @@ def markers(text: str) -> list[int]:
 
 
 def render_answer(answer: Answer) -> list[Reply]:
-    """An answer as one or more messages; each carries a sources embed for exactly the markers it contains."""
+    """An answer as one or more messages; each carries a sources embed for exactly the markers it contains.
+
+    The answer's text is shown once, in the message; the embed names the documents it cites and
+    quotes (shortly) only what the text does not already say word for word.
+    """
     text = answer.text.strip()
     if not answer.answerable or not answer.citations:
         return [Reply(content=_fit(escape(text), MESSAGE_CHARS))]
@@ -69,7 +78,10 @@ def render_answer(answer: Answer) -> list[Reply]:
     for i, part in enumerate(parts, start=1):
         cited = [by_n[n] for n in markers(part) if n in by_n]
         title = "Sources" if len(parts) == 1 else f"Sources ({i}/{len(parts)})"
-        replies.append(Reply(content=escape(part), embed=sources_embed(cited, title) if cited else None))
+        embed = sources_embed(cited, title, shown=part) if cited else None
+        if embed is not None and answer.more and i == len(parts):
+            embed.set_footer(text=MORE_IN_LIST)
+        replies.append(Reply(content=escape(part), embed=embed))
     return replies
 
 
@@ -171,35 +183,55 @@ def _abbreviation(word: str) -> bool:
     return word.lower() in _ABBREVIATIONS or bool(re.fullmatch(r"[A-Z]\.", word))
 
 
-def sources_embed(citations: Sequence[Citation], title: str = "Sources") -> discord.Embed:
-    """`[n] title — "quote"` lines (the title links to the source when it is a web address)."""
-    description = source_lines(citations, EMBED_DESCRIPTION)
+def sources_embed(citations: Sequence[Citation], title: str = "Sources", shown: str = "") -> discord.Embed:
+    """One line per cited document: its markers, its title (linked to the page or message it came from) and
+    where it is from; then a short quote for each citation whose words `shown` (the answer text) does not hold."""
+    description = source_lines(citations, EMBED_DESCRIPTION, shown)
     return discord.Embed(title=title[:EMBED_TITLE], description=description, colour=discord.Colour.blurple())
 
 
-def source_lines(citations: Sequence[Citation], budget: int) -> str:
-    """The citations as lines that fit in `budget` characters, shortening quotes first, then dropping links."""
-    for with_links, title_chars in ((True, TITLE_CHARS), (False, TITLE_CHARS), (False, 40), (False, 0)):
-        heads = [_head(c, with_links, title_chars) for c in citations]
-        # each line: head + ' — "' + quote + '"', joined by newlines
-        fixed = sum(len(h) + 4 for h in heads) + max(len(heads) - 1, 0)
-        room = budget - fixed
-        if room >= 20 * len(citations) or title_chars == 0:
-            shares = _share([len(escape(_flat(c.quote))) for c in citations], max(room, 0))
-            lines = [
-                f'{h} — "{_quote(c.quote, s)}"' if s else h for h, c, s in zip(heads, citations, shares, strict=True)
-            ]
-            return _fit("\n".join(lines), budget)
-    raise AssertionError("unreachable")
+def source_lines(citations: Sequence[Citation], budget: int, shown: str = "") -> str:
+    """The citations grouped by document in lines that fit in `budget` characters: quotes shorten first, then links go."""
+    visible = _flat(_MARKER.sub(" ", shown))
+    docs: dict[str, list[Citation]] = {}
+    for c in citations:
+        docs.setdefault(c.doc_id, []).append(c)
+    for with_links, title_chars, quote_chars in (
+        (True, TITLE_CHARS, QUOTE_CHARS), (True, TITLE_CHARS, 60), (False, TITLE_CHARS, 60), (False, 40, 0), (False, 0, 0)
+    ):
+        lines = []
+        for group in docs.values():
+            lines.append(_head(group, with_links, title_chars))
+            for c in group:
+                if quote_chars and _flat(c.quote) not in visible:
+                    lines.append(f'> **[{c.n}]** "{_quote(c.quote, quote_chars)}"')
+        text = "\n".join(lines)
+        if len(text) <= budget:
+            return text
+    return _fit(text, budget)
 
 
-def _head(c: Citation, with_links: bool, title_chars: int) -> str:
-    title = escape(_shorten(_flat(c.title) or c.doc_id, title_chars)) if title_chars else ""
+def _head(group: Sequence[Citation], with_links: bool, title_chars: int) -> str:
+    """`**[1]** **[2]** [Title](link) · file.txt`: a document and the markers that cite it."""
+    first = group[0]
+    numbers = " ".join(f"**[{c.n}]**" for c in group)
+    title = escape(_shorten(_flat(first.title) or first.doc_id, title_chars)) if title_chars else ""
     title = title.replace("[", "\\[").replace("]", "\\]")
-    url = web_url(c.source)
-    if with_links and url and title and len(url) <= LINK_CHARS:
-        return f"**[{c.n}]** [{title}]({url})"
-    return f"**[{c.n}]** {title}".rstrip()
+    url = web_url(first.source)
+    if url and title and len(url) <= LINK_CHARS:
+        return f"{numbers} [{title}]({url})" if with_links else f"{numbers} {title}"
+    origin = source_name(first.source)
+    where = f" · {escape(_shorten(origin, TITLE_CHARS))}" if title_chars and origin and origin != _flat(first.title) else ""
+    return f"{numbers} {title}{where}".rstrip()
+
+
+def source_name(source: str) -> str:
+    """A short name for where a document came from: a file's name, an upload's file name."""
+    if source.startswith(UPLOAD_PREFIX):
+        return source[len(UPLOAD_PREFIX) :]
+    if web_url(source):
+        return source
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _share(needs: list[int], room: int) -> list[int]:
@@ -250,6 +282,11 @@ def web_url(source: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.netloc or any(ch.isspace() for ch in source):
         return None
     return source.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+
+
+def render_waiting(place: int) -> str:
+    """What a question waiting for a free slot shows: its place in line."""
+    return f"⏳ *Waiting for my turn: you are number {place} in line…*"
 
 
 def render_draft(text: str) -> str:

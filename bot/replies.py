@@ -11,6 +11,7 @@ from bot.render import NO_PINGS
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on my side. The error has been logged; please try again later."
+SHUTTING_DOWN = "Sorry, I'm restarting and could not finish this answer; please ask again in a minute."
 
 
 async def send_private(interaction: discord.Interaction, text: str) -> None:

@@ -16,13 +16,14 @@ from retrieval.chunking import chunk_documents
 from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
 from retrieval.embedding import Embedder, embedder_identity, ingesting, load_embedder
 from retrieval.errors import LibraryEmpty, RagbotError
-from retrieval.keyword import question_terms
+from retrieval.keyword import QUESTION_WORDS, STOPWORDS, question_terms
 from retrieval.loaders import Loaded, load_sources
 from retrieval.search import Filters, Searcher
 from retrieval.settings import Settings
 from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection, LibraryMissing, open_client
-from retrieval.types import Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
+from retrieval.text import words
+from retrieval.types import Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo, Turn
 
 ProgressFn = Callable[[int, int | None], None]
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
@@ -323,13 +324,13 @@ class Library:
         collection: str | None = None,
         filters: Filters | None = None,
         generator: str | None = None,
-        history: Sequence[str] = (),
+        history: Sequence[Turn] = (),
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
         """A cited answer to the question, or the fixed cannot-answer reply.
 
-        `history` holds earlier questions of the same conversation (oldest first); a short
-        follow-up ("and where was that?") is retrieved and answered together with the last one.
+        `history` holds the earlier turns of the same conversation (oldest first); a follow-up
+        ("and where was that?") is retrieved by `contextual_query`, with the topic they carry.
         `on_token` receives a generative backend's draft tokens as they arrive.
         """
         from retrieval.answer.extractive import compose
@@ -381,10 +382,44 @@ class Library:
 
 
 FOLLOW_UP_TERMS = 3
+# Topic words a follow-up carries over: enough to find the passage again, few enough that the
+# follow-up's own words still decide which of its sentences answers.
+TOPIC_WORDS = 12
+# Words by which a follow-up points back at the conversation ("where was that?", "who said it?");
+# "this year" or "that week" point at a time, not back.
+_REFERS_BACK = re.compile(
+    r"\b(it|its|that|this|those|these|they|them|their|there|he|him|his|she|her|one|ones|former|latter|same)\b"
+    r"(?!\s+(?:year|month|week|day|time)s?\b)",
+    re.IGNORECASE,
+)
+_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1, "former": 0}
+_ORDINAL = re.compile(rf"\b({'|'.join(_ORDINALS)})\b", re.IGNORECASE)
+_NAME = re.compile(r"\b(?:[A-Z][\w’'-]*|\d[\d.,]*)")
 
 
-def contextual_query(question: str, history: Sequence[str]) -> str:
-    """The question, prefixed by the previous one when it is a short follow-up with few terms of its own."""
-    if history and len(question_terms(question)) < FOLLOW_UP_TERMS:
-        return f"{history[-1].strip()} {question}"
-    return question
+def contextual_query(question: str, history: Sequence[Turn]) -> str:
+    """A standalone retrieval query for the question, given the conversation so far (oldest turn first).
+
+    A question with enough terms of its own that does not point back is asked as is. A
+    follow-up ("and where was that?", "what was the second one?") carries the topic: the last
+    question's content words and the names and numbers of the latest answer that cited
+    anything (a chain of follow-ups keeps only a pronoun of its topic, the quotes keep it all).
+    An ordinal ("the second one") takes the words of that quote only. This is the one place
+    a follow-up is rewritten.
+    """
+    if not history:
+        return question
+    if len(question_terms(question)) >= FOLLOW_UP_TERMS and not _REFERS_BACK.search(question):
+        return question
+    quotes = next((t.quotes for t in reversed(history) if t.quotes), ())
+    ordinal = _ORDINAL.search(question)
+    if ordinal:  # "the first one": of the latest answer that listed more than one thing
+        index = _ORDINALS[ordinal.group(1).lower()]
+        listed = next((t.quotes for t in reversed(history) if len(t.quotes) >= max(2, index + 1)), ())
+        quotes = (listed[index],) if listed else quotes
+    # The last question's words only stand in for quotes: they would outweigh the follow-up's own.
+    asked = [] if quotes else [w for w in words(history[-1].question) if w not in STOPWORDS and w not in QUESTION_WORDS]
+    named = [w for q in quotes for w in _NAME.findall(q) if w.lower() not in STOPWORDS]
+    own = set(words(question))
+    topic = list(dict.fromkeys(w for w in asked + named if w.lower() not in own))[:TOPIC_WORDS]
+    return f"{question} {' '.join(topic)}".strip()

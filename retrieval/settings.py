@@ -106,6 +106,18 @@ class Settings(BaseSettings):
     max_concurrent_questions: int = Field(2, ge=1, description="Questions answered at once; others queue.")
     max_queued_questions: int = Field(100, ge=1, description="Questions that may wait their turn.")
     cooldown_seconds: float = Field(3.0, ge=0, description="Per-user pause between questions.")
+    discord_message_content: bool = Field(
+        True,
+        description="Ask Discord for the privileged Message Content intent (thread follow-ups without a mention); "
+        "mentions and slash commands work without it.",
+    )
+    discord_shards: int | None = Field(
+        None,
+        ge=0,
+        description="Run sharded with this many gateway shards (0 = as many as Discord recommends; "
+        "Discord requires sharding from 2,500 servers); unset = one connection.",
+    )
+    log_content: bool = Field(False, description="Put the questions' text in the bot's log lines.")
 
     debug: bool = Field(False, description="Show tracebacks for unexpected errors.")
 

@@ -111,6 +111,7 @@ class Answer:
     dropped: list[dict[str, Any]] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     confidence: float | None = None  # the best sentence's score; the abstention rule compares it
+    more: bool = False  # a list answer that stops before the end of the list it found
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` shape of an answer."""
@@ -127,6 +128,20 @@ class Answer:
         if self.dropped:
             out["dropped"] = self.dropped
         return out
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: the question, the answer shown, and the quotes it cited."""
+
+    question: str
+    answer: str = ""
+    quotes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, answer: Answer) -> Turn:
+        """The turn an answer makes (an abstention cites nothing)."""
+        return cls(answer.question, answer.text, tuple(c.quote for c in answer.citations) if answer.answerable else ())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID
 from retrieval.search import Filters
-from retrieval.types import CANNOT_ANSWER, Answer, Document
+from retrieval.types import CANNOT_ANSWER, Answer, Document, Turn
 
 
 def assert_checkable(lib: Library, answer: Answer) -> None:
@@ -150,7 +150,7 @@ def test_html_main_text_and_title_are_extracted(library: Library, tmp_path: Path
 
 def test_follow_up_uses_the_previous_question(sample_library: Library) -> None:
     plain = sample_library.ask("and where was that?")
-    follow = sample_library.ask("and where was that?", history=["what joint drills were mentioned?"])
+    follow = sample_library.ask("and where was that?", history=[Turn("what joint drills were mentioned?")])
     assert "Sea of Japan" in follow.text
     assert follow.question == "and where was that?"
     assert plain.text != follow.text

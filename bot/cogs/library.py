@@ -1,8 +1,10 @@
-"""The server's library: `/sources` for everyone; `/ingest` and `/forget` for members who can manage the server."""
+"""The server's library: `/sources` for everyone; `/ingest`, "Add to library" and `/forget` for whom the server allows
+(Manage Server by default; Discord's per-command overrides under Integrations decide)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from pathlib import Path
@@ -12,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.render import NO_PINGS, escape, sources_pages
+from bot.render import NO_PINGS, UPLOAD_PREFIX, escape, source_name, sources_pages
 from bot.replies import send_private
 from retrieval.errors import RagbotError
 from retrieval.loaders import SUPPORTED, load_bytes
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ADMIN_ONLY = "Sorry, only members with the Manage Server permission can change this server's library."
+EXPIRED = "These buttons have expired: run /sources again to turn the pages."
 CHOICE_CHARS = 100  # Discord's limit for an autocomplete choice's name and value
 MAX_CHOICES = 25
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
@@ -37,6 +39,7 @@ class SourcesView(discord.ui.View):
         self.pages = pages
         self.owner_id = owner_id
         self.page = 0
+        self.interaction: discord.Interaction | None = None  # the /sources call whose message shows the pages
         self._refresh()
 
     def _refresh(self) -> None:
@@ -57,6 +60,18 @@ class SourcesView(discord.ui.View):
         self._refresh()
         await interaction.response.edit_message(embed=self.pages[self.page], view=self, allowed_mentions=NO_PINGS)
 
+    async def on_timeout(self) -> None:
+        """Grey the buttons out and say so: Discord would otherwise answer a press with "This interaction failed"."""
+        self.previous.disabled = self.next.disabled = True
+        if self.interaction is None:
+            return
+        embed = self.pages[self.page].copy()
+        embed.set_footer(text=f"{embed.footer.text} · {EXPIRED}" if embed.footer.text else EXPIRED)
+        try:
+            await self.interaction.edit_original_response(embed=embed, view=self, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.info("could not mark the /sources buttons as expired", exc_info=True)
+
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[SourcesView]) -> None:
         """Show the previous page."""
@@ -73,6 +88,15 @@ class LibraryCog(commands.Cog, name="Library"):
 
     def __init__(self, bot: RagBot) -> None:
         self.bot = bot
+        # Context menus cannot be declared in a cog's body; this one is added to the tree while the cog is loaded.
+        self.add_from_message_menu = app_commands.ContextMenu(name="Add to library", callback=self.add_from_message)
+        self.add_from_message_menu.guild_only = True
+        self.add_from_message_menu.default_permissions = discord.Permissions(manage_guild=True)
+        bot.tree.add_command(self.add_from_message_menu)
+
+    async def cog_unload(self) -> None:
+        """Take the context menu off the tree with the cog."""
+        self.bot.tree.remove_command(self.add_from_message_menu.name, type=self.add_from_message_menu.type)
 
     def _collection(self, interaction: discord.Interaction) -> str:
         return self.bot.collection(interaction.guild_id)
@@ -88,6 +112,7 @@ class LibraryCog(commands.Cog, name="Library"):
             await interaction.followup.send(embed=pages[0], ephemeral=True, allowed_mentions=NO_PINGS)
         else:
             view = SourcesView(pages, interaction.user.id)
+            view.interaction = interaction
             await interaction.followup.send(embed=pages[0], view=view, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="ingest")
@@ -95,20 +120,19 @@ class LibraryCog(commands.Cog, name="Library"):
         file="A .txt, .md, .html or .jsonl file to add",
         url="A web page to add",
         duplicates="What to do with an article that repeats one already in the library (default: the server's setting)",
+        replace="A document this one replaces (start typing its title); without it nothing is replaced",
     )
     @app_commands.guild_only()
-    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.default_permissions(manage_guild=True)  # Discord enforces it; admins can hand it to a role
     async def ingest(
         self,
         interaction: discord.Interaction,
         file: discord.Attachment | None = None,
         url: str | None = None,
         duplicates: Literal["keep", "skip"] | None = None,
+        replace: str | None = None,
     ) -> None:
-        """Add an attached file or a web page to this server's library (Manage Server only)."""
-        if not interaction.permissions.manage_guild:
-            await send_private(interaction, ADMIN_ONLY)
-            return
+        """Add an attached file or a web page to this server's library."""
         if (file is None) == (url is None):
             await send_private(interaction, "Attach one file or give one URL to add.")
             return
@@ -122,12 +146,23 @@ class LibraryCog(commands.Cog, name="Library"):
                 return
         await interaction.response.defer(thinking=True, ephemeral=True)
         collection = self._collection(interaction)
+        before = await asyncio.to_thread(self.bot.library.sources, collection)
+        old = None
+        if replace is not None:
+            old = resolve_document(before, replace)
+            if old is None:
+                await interaction.followup.send(
+                    content=f"There is no document {escape(replace)!r} to replace in this server's library (see /sources).",
+                    ephemeral=True,
+                    allowed_mentions=NO_PINGS,
+                )
+                return
         try:
             if file is not None:
                 data = await file.read()
-                name, source = file.filename, f"discord-attachment:{file.filename}"
+                name, source, doc_id = file.filename, f"{UPLOAD_PREFIX}{file.filename}", upload_id(file.filename, data)
                 report = await asyncio.to_thread(
-                    lambda: self.bot.library.ingest_loaded(load_bytes(name, data, source, source), collection, duplicates=duplicates)
+                    lambda: self.bot.library.ingest_loaded(load_bytes(name, data, source, doc_id), collection, duplicates=duplicates)
                 )
             else:
                 assert url is not None
@@ -136,7 +171,64 @@ class LibraryCog(commands.Cog, name="Library"):
         except (RagbotError, discord.HTTPException) as exc:
             await send_private(interaction, f"Could not add it: {exc}")
             return
+        lines = [describe_report(report)]
+        landed = set(report.added + report.replaced + report.unchanged)
+        if old is not None and landed and old.doc_id not in landed:
+            await asyncio.to_thread(self.bot.library.forget, old.doc_id, collection)
+            lines.append(f"Replaced {describe_document(old)} with it.")
+        elif old is not None and not landed:
+            lines.append(f"{describe_document(old)} was not replaced, since nothing new was added.")
+        if file is not None:
+            namesakes = [d for d in before if d.source == f"{UPLOAD_PREFIX}{file.filename}" and d.doc_id not in landed]
+            for doc in namesakes:
+                if old is None or doc.doc_id != old.doc_id:
+                    lines.append(
+                        f"{describe_document(doc)} has the same file name and is still in the library: "
+                        "to replace it, run /ingest again with replace."
+                    )
+        self._log_change(interaction, "ingest", report, replaced=old.doc_id if old and landed else None, what=url or (file.filename if file else ""))
+        await interaction.followup.send(content="\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @ingest.autocomplete("replace")
+    async def ingest_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Documents whose title or id contains what was typed so far."""
+        docs = await asyncio.to_thread(self.bot.library.sources, self._collection(interaction))
+        return document_choices(docs, current)
+
+    async def add_from_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """Add a message's attached files to this server's library; their sources link back to the message."""
+        files = [a for a in message.attachments if Path(a.filename).suffix.lower() in SUPPORTED]
+        if not files:
+            await send_private(interaction, "That message has no .txt, .md, .html or .jsonl file attached.")
+            return
+        problems = [p for p in (self._check_file(a) for a in files) if p]
+        if problems:
+            await send_private(interaction, problems[0])
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        collection = self._collection(interaction)
+        try:
+            loaded = []
+            for attachment in files:
+                data = await attachment.read()
+                doc_id = f"discord-message:{message.id}:{attachment.id}"
+                loaded.extend(load_bytes(attachment.filename, data, message.jump_url, doc_id))
+            report = await asyncio.to_thread(lambda: self.bot.library.ingest_loaded(loaded, collection))
+        except (RagbotError, discord.HTTPException) as exc:
+            await send_private(interaction, f"Could not add it: {exc}")
+            return
+        self._log_change(interaction, "ingest", report, what=message.jump_url)
         await interaction.followup.send(content=describe_report(report), ephemeral=True, allowed_mentions=NO_PINGS)
+
+    def _log_change(
+        self, interaction: discord.Interaction, action: str, report: IngestReport, replaced: str | None = None, what: str = ""
+    ) -> None:
+        """Who changed which server's library, and how: one line for operators."""
+        log.info(
+            "%s guild=%s user=%s source=%r added=%s updated=%s unchanged=%d problems=%d replaced=%s",
+            action, interaction.guild_id, interaction.user.id, what, report.added, report.replaced,
+            len(report.unchanged), len(report.problems), replaced,
+        )
 
     def _check_file(self, file: discord.Attachment) -> str | None:
         suffix = Path(file.filename).suffix.lower()
@@ -150,12 +242,9 @@ class LibraryCog(commands.Cog, name="Library"):
     @app_commands.command(name="forget")
     @app_commands.describe(document="The document to remove (start typing its title)")
     @app_commands.guild_only()
-    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.default_permissions(manage_guild=True)  # Discord enforces it; admins can hand it to a role
     async def forget(self, interaction: discord.Interaction, document: str) -> None:
-        """Remove a document from this server's library (Manage Server only)."""
-        if not interaction.permissions.manage_guild:
-            await send_private(interaction, ADMIN_ONLY)
-            return
+        """Remove a document from this server's library."""
         await interaction.response.defer(thinking=True, ephemeral=True)
         collection = self._collection(interaction)
         docs = await asyncio.to_thread(self.bot.library.sources, collection)
@@ -168,6 +257,7 @@ class LibraryCog(commands.Cog, name="Library"):
             )
             return
         removed = await asyncio.to_thread(self.bot.library.forget, doc.doc_id, collection)
+        log.info("forget guild=%s user=%s doc_id=%r removed=%s", interaction.guild_id, interaction.user.id, doc.doc_id, removed)
         text = f"Forgot **{escape(doc.title)}**." if removed else f"**{escape(doc.title)}** was already gone."
         await interaction.followup.send(content=text, ephemeral=True, allowed_mentions=NO_PINGS)
 
@@ -203,6 +293,17 @@ def resolve_document(docs: list[SourceInfo], value: str) -> SourceInfo | None:
             return doc
     titled = [d for d in docs if d.title.strip().lower() == value.strip().lower()]
     return titled[0] if len(titled) == 1 else None
+
+
+def upload_id(filename: str, data: bytes) -> str:
+    """An uploaded file's document id, from its name and content: another member's same-named file is another document."""
+    digest = hashlib.sha256(filename.encode() + b"\0" + data).hexdigest()[:24]
+    return f"discord-upload:{digest}"
+
+
+def describe_document(doc: SourceInfo) -> str:
+    """A document as the member knows it: title, file name or address, and when it was added."""
+    return f"**{escape(doc.title or doc.doc_id)}** ({escape(source_name(doc.source))}, added {doc.added_at[:10]})"
 
 
 def describe_report(report: IngestReport) -> str:

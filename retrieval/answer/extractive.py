@@ -176,12 +176,12 @@ def relevant(question: str, hits: Sequence[Hit], scored: Sequence[Scored], idf: 
     return confidence(scored, retrieval_coverage(question, hits, idf), hits) >= ANSWER_THRESHOLD
 
 
-def select(scored: Sequence[Scored], list_question: bool) -> list[Scored]:
-    """The sentences that make the answer, best first."""
+def select(scored: Sequence[Scored], list_question: bool, extra: int = 0) -> list[Scored]:
+    """The sentences that make the answer, best first (`extra` more allowed: to learn whether a list goes on)."""
     if not scored:
         return []
     best = scored[0].score
-    margin, most = (LIST_MARGIN, MAX_LIST_SENTENCES) if list_question else (MARGIN, MAX_SENTENCES)
+    margin, most = (LIST_MARGIN, MAX_LIST_SENTENCES + extra) if list_question else (MARGIN, MAX_SENTENCES)
     chosen = [s for s in scored[: LIST_CORE if list_question else most] if s.score >= best - margin]
     if list_question:
         chosen = _with_listed_neighbours(chosen, scored, most)
@@ -256,7 +256,9 @@ def compose(
         # pooled vectors two of four festival events were missed). Whether to answer at all
         # stays with the calibrated rule above.
         scored = score_sentences(question, spans, embedder, idf, question_vector, standalone=True)
-    chosen = select(scored, listing) if sure >= ANSWER_THRESHOLD else []
+    chosen = select(scored, listing, extra=1) if sure >= ANSWER_THRESHOLD else []
+    more = listing and len(chosen) > MAX_LIST_SENTENCES  # the list went on past what an answer holds
+    chosen = chosen[:MAX_LIST_SENTENCES] if listing else chosen
     if not chosen:
         return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, hits=list(hits), confidence=sure)
     # Read in document order within a document, documents in order of their best sentence.
@@ -265,7 +267,9 @@ def compose(
         doc_rank.setdefault(s.span.hit.doc_id, len(doc_rank))
     chosen = sorted(chosen, key=lambda s: (doc_rank[s.span.hit.doc_id], s.span.start))
     text, citations = number([(_as_sentence(s.span.quote), [s.span]) for s in chosen])
-    return Answer(question=question, text=text, citations=citations, answerable=True, hits=list(hits), confidence=sure)
+    return Answer(
+        question=question, text=text, citations=citations, answerable=True, hits=list(hits), confidence=sure, more=more
+    )
 
 
 def _as_sentence(quote: str) -> str:

@@ -11,6 +11,7 @@ import discord
 import discord.ext.test as dpytest
 import pytest
 from discord.ext.test import backend
+from discord.ext.test import factories as facts
 
 from bot.client import RagBot, create_bot, default_intents
 from retrieval.library import Library
@@ -20,8 +21,8 @@ from retrieval.settings import Settings
 
 @pytest.fixture
 def bot_settings(settings: Settings) -> Settings:
-    """Test settings without the per-user cooldown (tests of the cooldown set their own)."""
-    return settings.model_copy(update={"cooldown_seconds": 0.0})
+    """Test settings without the per-user cooldown (tests of the cooldown set their own), answering extractively."""
+    return settings.model_copy(update={"cooldown_seconds": 0.0, "generator": "extractive"})
 
 
 @pytest.fixture
@@ -81,6 +82,15 @@ def payloads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         self.state.parse_thread_create(data)
         return data
 
+    real_reaction_add = discord.state.ConnectionState.parse_message_reaction_add
+
+    def parse_message_reaction_add(state: Any, data: dict[str, Any]) -> None:
+        # dpytest 0.7's reaction events lack fields that discord.py 2.7 reads
+        data.setdefault("type", 0)
+        data.setdefault("burst", False)
+        real_reaction_add(state, data)
+
+    monkeypatch.setattr(discord.state.ConnectionState, "parse_message_reaction_add", parse_message_reaction_add)
     monkeypatch.setattr(backend.FakeHttp, "send_message", send_message)
     monkeypatch.setattr(backend.FakeHttp, "edit_message", edit_message)
     monkeypatch.setattr(backend.FakeHttp, "start_thread_with_message", start_thread_with_message, raising=False)
@@ -95,7 +105,7 @@ async def make_dpy_bot(payloads: list[dict[str, Any]]) -> AsyncIterator[Any]:
     async def build(settings: Settings, library: Library) -> RagBot:
         # dpytest's fake server finds members (and so mentions) through the member cache, which needs the
         # members intent; the real bot does without it.
-        intents = default_intents()
+        intents = default_intents(settings.discord_message_content)
         intents.members = True
         bot = create_bot(settings, library, sync_commands=False, intents=intents)
         dpytest.configure(bot, guilds=2, text_channels=1, voice_channels=0, members=2)
@@ -143,3 +153,38 @@ def sample_guild(slash_bot: RagBot, library: Library) -> int:
     """A server id whose library holds the sample article."""
     add_sample(library, slash_bot.collection(GUILD))
     return GUILD
+
+
+async def post(
+    channel: Any,
+    member: discord.Member,
+    content: str = "",
+    *,
+    kind: discord.MessageType = discord.MessageType.default,
+    reply_to: discord.Message | None = None,
+) -> discord.Message:
+    """A message as Discord's gateway would deliver it, including the kinds dpytest cannot make (system
+    messages, replies); the bot's listeners run before this returns."""
+    guild = channel.guild
+    extra: dict[str, Any] = {}
+    if reply_to is not None:
+        kind = discord.MessageType.reply
+        extra["message_reference"] = {"message_id": reply_to.id, "channel_id": reply_to.channel.id, "guild_id": guild.id}
+        extra["referenced_message"] = facts.dict_from_message(reply_to)
+    data = facts.make_message_dict(
+        channel, member, content=content, type=kind.value, guild_id=guild.id,
+        mentions=backend.find_user_mentions(content, guild),
+    )
+    data.update(extra)  # dpytest's factory drops the fields it does not know
+    state = backend.get_state()
+    state.parse_message_create(data)
+    backend._cur_config.messages.setdefault(channel.id, []).append(data)
+    await dpytest.run_all_events()
+    message = state._get_message(data["id"])
+    assert message is not None
+    return message
+
+
+def sent_in(payloads: list[dict[str, Any]], channel_id: int) -> list[dict[str, Any]]:
+    """What the bot posted or edited in one channel."""
+    return [p for p in payloads if p["channel_id"] == channel_id]

@@ -36,9 +36,19 @@ def fake_attachment(filename: str, data: bytes) -> Any:
     """An uploaded file as Discord would hand it to a slash command."""
     attachment = create_autospec(discord.Attachment, spec_set=True, instance=True)
     attachment.filename = filename
+    attachment.id = abs(hash(filename)) % 10**12
     attachment.size = len(data)
     attachment.read.return_value = data
     return attachment
+
+
+def fake_message(attachments: list[Any], *, jump_url: str, message_id: int = 77) -> Any:
+    """A message picked from a context menu, with its attached files."""
+    message = create_autospec(discord.Message, spec_set=True, instance=True)
+    message.id = message_id
+    message.attachments = attachments
+    message.jump_url = jump_url
+    return message
 
 
 def shown(interaction: Any) -> list[dict[str, Any]]:

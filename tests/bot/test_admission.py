@@ -126,3 +126,34 @@ async def test_a_failing_draft_edit_does_not_stop_the_stream() -> None:
         await asyncio.sleep(0)
     await stream.close()
     assert calls == ["a", "ab"]
+
+
+async def test_waiting_questions_hear_their_place_in_line_each_time_it_moves() -> None:
+    gate = Gate(concurrent=1, queued=10)
+    places: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+    done = {name: asyncio.Event() for name in ("first", "a", "b", "c")}
+
+    async def question(name: str) -> None:
+        async def told(place: int) -> None:
+            places[name].append(place)
+
+        async with gate.slot(told if name != "first" else None):
+            await done[name].wait()
+
+    tasks = [asyncio.create_task(question(n)) for n in ("first", "a", "b", "c")]
+    while gate.waiting < 3:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert places == {"a": [1], "b": [2], "c": [3]}
+    tasks[2].cancel()  # "b" gives up: "c" moves up
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert places["c"] == [3, 2] and gate.waiting == 2
+    done["first"].set()  # "a" gets the slot, "c" is next
+    while places["c"][-1] != 1:
+        await asyncio.sleep(0)
+    assert places["a"] == [1] and gate.running == 1
+    done["a"].set()
+    done["c"].set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert gate.running == 0 and gate.waiting == 0

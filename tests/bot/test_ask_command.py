@@ -10,7 +10,7 @@ from unittest import mock
 import discord
 
 from bot.client import RagBot
-from bot.render import DRAFT_HEADER, NO_PINGS
+from bot.render import DRAFT_HEADER, NO_PINGS, render_waiting
 from retrieval.library import Library
 from retrieval.settings import Settings
 from retrieval.types import CANNOT_ANSWER
@@ -34,12 +34,10 @@ async def test_ask_defers_then_answers_with_markers_and_a_sources_embed(slash_bo
     assert "[1]" in sent["content"] and "[2]" in sent["content"]
     embed = sent["embed"]
     assert embed.title == "Sources"
-    lines = embed.description.splitlines()
-    assert (
-        lines[0].startswith("**[1]** Moscow and Beijing")
-        and '— "Last week, Russian and Chinese border guards' in lines[0]
-    )
-    assert lines[1].startswith("**[2]**") and "Sea of Japan" in lines[1]
+    # The quoted sentences are the answer: shown once, in the message; the sources name the document citing them.
+    [line] = embed.description.splitlines()
+    assert line.startswith("**[1]** **[2]** Moscow and Beijing") and line.endswith(" · belousov-beijing.txt")
+    assert "Last week" not in embed.description and "Sea of Japan" not in embed.description
     assert sent["allowed_mentions"] is NO_PINGS and sent["ephemeral"] is False
 
 
@@ -169,3 +167,31 @@ async def test_generative_answers_show_a_draft_then_the_verified_answer(bot_sett
     assert isinstance(final["embed"], discord.Embed) and "[2]" in final["embed"].description
     assert all(e["allowed_mentions"] is NO_PINGS for e in edits)
     interaction.followup.send.assert_not_awaited()  # the answer replaced the draft in place
+
+
+async def test_a_question_that_has_to_wait_shows_its_place_in_line_then_the_answer(
+    bot_settings: Settings, library: Library
+) -> None:
+    from bot.client import create_bot
+
+    bot = create_bot(bot_settings.model_copy(update={"max_concurrent_questions": 1}), library, sync_commands=False)
+    await bot.setup_hook()
+    add_sample(library, bot.collection(GUILD))
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with bot.asker.gate.slot():
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    interaction = fake_interaction()
+    asking = asyncio.create_task(ask(bot, interaction, "what exercises were mentioned?"))
+    while not interaction.edit_original_response.await_count:
+        await asyncio.sleep(0)
+    assert interaction.edit_original_response.call_args.kwargs["content"] == render_waiting(1)
+    release.set()
+    await asyncio.gather(holder, asking)
+    final = interaction.edit_original_response.call_args.kwargs
+    assert "North Pacific" in final["content"] and final["embed"].title == "Sources", "the answer replaced the wait"
+    interaction.followup.send.assert_not_awaited()

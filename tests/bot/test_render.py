@@ -12,6 +12,8 @@ from bot.render import (
     EMBED_TITLE,
     EMBED_TOTAL,
     MESSAGE_CHARS,
+    MORE_IN_LIST,
+    QUOTE_CHARS,
     SOURCES_PER_PART,
     markers,
     render_answer,
@@ -101,7 +103,37 @@ def test_only_web_sources_become_links() -> None:
     local = citation(2, title="Local", source="/home/me/notes.txt")
     [reply] = render_answer(answer_of("One. [1] Two. [2]", [web, local]))
     assert "**[1]** [Web](https://example.org/a_%28b%29)" in reply.embed.description
-    assert "**[2]** Local —" in reply.embed.description
+    assert "**[2]** Local · notes.txt" in reply.embed.description
+
+
+def test_the_answer_is_shown_once_and_sources_quote_only_what_the_text_does_not_say() -> None:
+    quoted = "The drills were held in the Sea of Japan last month as part of a major naval exercise."
+    drills = citation(1, title="Moscow and Beijing", quote=quoted, source="/data/belousov-beijing.txt")
+    [extractive] = render_answer(answer_of(f"{quoted} [1]", [drills]))
+    assert extractive.embed.description == "**[1]** Moscow and Beijing · belousov-beijing.txt"
+
+    long_quote = quoted + " " + "It was described as the largest of its kind in decades, and more. " * 5
+    generated = citation(1, title="Moscow and Beijing", quote=long_quote, source="/data/belousov-beijing.txt")
+    [written] = render_answer(answer_of("The drills were in the Sea of Japan. [1]", [generated]))
+    head, quote = written.embed.description.splitlines()
+    assert head == "**[1]** Moscow and Beijing · belousov-beijing.txt"
+    assert quote.startswith('> **[1]** "The drills were held') and quote.endswith('…"')
+    assert len(quote) <= QUOTE_CHARS + 20, "a short quote"
+
+
+def test_citations_of_one_document_share_its_line_and_uploads_show_their_file_name() -> None:
+    cites = [citation(n, title="Harbour news", source="discord-attachment:harbour.md") for n in (1, 2)]
+    cites = [Citation(**{**c.to_json(), "doc_id": "d"}) for c in cites]
+    [reply] = render_answer(answer_of("One. [1] Two. [2]", cites))
+    assert reply.embed.description.splitlines()[0] == "**[1]** **[2]** Harbour news · harbour.md"
+
+
+def test_a_list_answer_that_stops_before_the_end_says_so() -> None:
+    cites = [citation(n) for n in (1, 2)]
+    [cut] = render_answer(Answer(question="q", text="One. [1] Two. [2]", citations=cites, answerable=True, more=True))
+    assert cut.embed.footer.text == MORE_IN_LIST
+    [whole] = render_answer(answer_of("One. [1] Two. [2]", cites))
+    assert whole.embed.footer.text is None
 
 
 def test_cannot_answer_is_plain_text_without_sources() -> None:
