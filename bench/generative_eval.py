@@ -1,39 +1,49 @@
-"""Generative answers, measured: the sample article's questions and SQuAD v1.1 dev through the verifier.
+"""Generative answers against the extractive composer: the same questions, one table, the issue's goals.
 
-    .venv/bin/python bench/generative_eval.py                 # llamacpp + bundled SmolLM2-135M, 200 SQuAD questions
-    .venv/bin/python bench/generative_eval.py --generator openai --n 50   # uses RAGBOT_OPENAI_BASE_URL
-    .venv/bin/python bench/generative_eval.py --calibrate     # the support-threshold calibration table
-    .venv/bin/python bench/generative_eval.py --calibrate --backend onnx   # ... with fp32 vectors
+    .venv/bin/python bench/generative_eval.py                       # the default model, 200 SQuAD questions, 100 near misses
+    .venv/bin/python bench/generative_eval.py --models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b
+    .venv/bin/python bench/generative_eval.py --n 40 --near 20 --dump /tmp/answers.jsonl   # smaller; every answer to a file
+    .venv/bin/python bench/generative_eval.py --calibrate           # the support-threshold calibration table
 
-Prints, per question set: share of generated sentences kept, share of answers that fell back to
-the extractive composer, citation precision after verification (a cited quote contains a gold
-answer), answer containment (the answer text contains a gold answer), and seconds per answer.
+Question sets:
+- the sample article's questions (the tests' questions), two of them with nothing to find;
+- SQuAD v1.1 dev, `--n` questions (seed `--seed`) over all 2,067 passages;
+- near misses: `--near` other SQuAD questions asked of a library that lacks their gold paragraph but keeps
+  the rest of its article, so the passages look answerable and are not.
+
+Every question is asked once per generator with the cheap gate at `--gate-floor`, and its retrieval
+confidence is kept, so the gate can be fitted afterwards without asking again: an answer whose confidence
+is under a gate t is the cannot-answer reply. Articles are split in two halves by a hash of their title;
+the gate is fitted on the first half (the largest t refusing at most `--max-refused` of its answerable
+questions beyond what the model itself refuses) and reported on the second.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from retrieval.answer.verify import PassageSentences, is_cannot_answer, missing_facts, parse
+from retrieval.answer.verify import PassageSentences, missing_facts
 from retrieval.embedding import Embedder, load_embedder
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
 from retrieval.settings import Settings
 from retrieval.text import sentence_spans
-from retrieval.types import Answer, Hit
+from retrieval.types import Answer, Document, Hit
 
 SQUAD = ROOT / "data" / "squad-v1.1-dev"
 MODELS = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
@@ -45,15 +55,20 @@ SAMPLE_QUESTIONS: list[tuple[str, list[str]]] = [
     ("Who did Belousov meet on Tuesday?", ["Zhang Youxia"]),
     ("Who is China's defence minister?", ["Dong Jun"]),
     ("Which anniversary of diplomatic ties do China and Russia mark this year?", ["75th"]),
+    ("What anniversary is coming up next year?", ["80th"]),
     ("What exercises were mentioned?", ["joint patrol", "joint drills"]),
+    ("Who took the photo of the welcome ceremony?", ["Savitskii", "Sputnik"]),
     ("Where did Russia and China conduct joint drills last month?", ["Sea of Japan"]),
     ("What does China's six-point plan call for?", ["refrain from escalation", "negotiations"]),
     ("What policy has Beijing adhered to regarding the Ukraine conflict?", ["neutrality"]),
     ("Who described the naval exercise as the largest of its kind in decades?", ["Putin"]),
     ("Where did the border guards complete their first joint patrol?", ["North Pacific"]),
+    ("How many ships took part in the naval exercise?", []),
     ("What is the boiling point of mercury?", []),
     ("Who won the 2018 FIFA World Cup?", []),
 ]
+# Every one of these must be named for a list answer to count as right.
+ALL_OF = {"What exercises were mentioned?": ["patrol", "drills"]}
 
 
 def contains(text: str, answers: Iterable[str]) -> bool:
@@ -63,74 +78,132 @@ def contains(text: str, answers: Iterable[str]) -> bool:
 
 
 @dataclass
-class Tally:
-    """Counts for one question set."""
+class Asked:
+    """One question asked of one generator, with what is needed to score it at any gate."""
 
-    name: str
-    questions: int = 0
-    generated: int = 0
-    kept: int = 0
-    model_calls: int = 0
-    fell_back: int = 0
-    citations: int = 0
-    precise: int = 0
-    answerable: int = 0
-    contained: int = 0
-    abstained_right: int = 0
-    unanswerable: int = 0
-    seconds: list[float] = field(default_factory=list)
+    set: str
+    half: int  # 0: the fitting half of the articles, 1: the reporting half
+    question: str
+    gold: list[str]
+    answer: dict
+    raw: str
+    confidence: float
+    seconds: float
+    first_token: float | None
 
-    def add(self, answer: Answer, raw: str, gold: Sequence[str], seconds: float, generative: bool) -> None:
-        """Count one answer; `raw` is the streamed draft (empty when no model was called)."""
-        self.questions += 1
-        self.seconds.append(seconds)
-        if generative and (raw or answer.generator == "extractive-fallback" or answer.dropped):
-            self.model_calls += 1
-            claims = [d for d in parse(raw) if not is_cannot_answer(d.text)]
-            self.generated += len(claims)
-            if answer.generator != "extractive-fallback":
-                self.kept += len(claims) - sum(1 for d in answer.dropped if d.get("markers") is not None and d["reason"] != "the model found no answer in the passages")
-            else:
-                self.fell_back += 1
-        if gold:
-            self.answerable += 1
-            self.contained += contains(answer.text, gold)
-            if not generative or answer.generator != "extractive-fallback":
-                self.citations += len(answer.citations)
-                self.precise += sum(contains(c.quote, gold) for c in answer.citations)
-        else:
-            self.unanswerable += 1
-            self.abstained_right += not answer.answerable
+    @property
+    def answerable(self) -> bool:
+        """Whether the library holds the answer."""
+        return bool(self.gold)
 
-    def row(self) -> list[str]:
-        """The table row."""
-        def pct(a: int, b: int) -> str:
-            return f"{a / b:.0%} ({a}/{b})" if b else "–"
+    def answered(self, gate: float) -> bool:
+        """Whether the user gets an answer with the gate at `gate`."""
+        return bool(self.answer["answerable"]) and self.confidence >= gate
 
-        mean = sum(self.seconds) / len(self.seconds) if self.seconds else 0.0
-        return [self.name, str(self.questions), pct(self.kept, self.generated), pct(self.fell_back, self.model_calls),
-                pct(self.precise, self.citations), pct(self.contained, self.answerable),
-                pct(self.abstained_right, self.unanswerable), f"{mean:.2f}"]
+    def right(self) -> bool:
+        """Whether the answer text contains a gold answer (every item, for the list questions that say so)."""
+        if self.question in ALL_OF:
+            return all(w in self.answer["answer"].lower() for w in ALL_OF[self.question])
+        return contains(self.answer["answer"], self.gold)
 
 
-HEADER = ["set", "questions", "sentences kept", "fell back", "citation precision", "containment", "abstained (unanswerable)", "s/answer"]
+def half(title: str) -> int:
+    """Which half of the articles a title falls in (stable across runs and machines)."""
+    return hashlib.sha256(title.encode()).digest()[0] & 1
 
 
-def run_set(lib: Library, name: str, items: Sequence[tuple[str, list[str]]], generator: str, k: int) -> Tally:
-    """Ask every question and count."""
-    tally = Tally(name)
-    for question, gold in items:
+def squad_rows() -> list[dict]:
+    """All SQuAD v1.1 dev questions."""
+    return [json.loads(line) for line in (SQUAD / "questions.jsonl").open()]
+
+
+def pick_questions(n: int, near: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """n answerable questions and `near` near-miss questions, their gold paragraphs disjoint."""
+    rows = squad_rows()
+    rng = random.Random(seed)
+    answerable = rng.sample(rows, n)
+    used = {r["gold_passage_id"] for r in answerable}
+    rest = [r for r in rows if r["gold_passage_id"] not in used]
+    rng2 = random.Random(seed + 1)
+    misses: list[dict] = []
+    held: set[str] = set()
+    for r in rng2.sample(rest, len(rest)):
+        if len(misses) >= near:
+            break
+        if r["gold_passage_id"] not in held:  # one question per held-out paragraph
+            misses.append(r)
+            held.add(r["gold_passage_id"])
+    return answerable, misses
+
+
+def ask_all(lib: Library, name: str, items: Sequence[tuple[str, list[str], int]], generator: str, k: int,
+            key: str, dump: Path | None = None) -> list[Asked]:
+    """Ask every question; keep the answer, the streamed draft, the confidence and the times (each also to `dump`)."""
+    out = []
+    for i, (question, gold, part) in enumerate(items, 1):
         draft: list[str] = []
+        first: list[float] = []
         t0 = time.perf_counter()
-        answer = lib.ask(question, k=k, generator=generator, on_token=draft.append)
-        tally.add(answer, "".join(draft), gold, time.perf_counter() - t0, generator != "extractive")
-    return tally
+
+        def on_token(token: str, t0: float = t0) -> None:
+            if not first:
+                first.append(time.perf_counter() - t0)
+            draft.append(token)
+
+        answer: Answer = lib.ask(question, k=k, generator=generator, on_token=on_token)
+        seconds = time.perf_counter() - t0
+        asked = Asked(name, part, question, gold, answer.to_json(), "".join(draft),
+                      answer.confidence if answer.confidence is not None else 0.0, seconds, first[0] if first else None)
+        out.append(asked)
+        if dump:
+            with dump.open("a") as f:
+                f.write(json.dumps({"generator": key, **asked.__dict__}, ensure_ascii=False) + "\n")
+        if i % 25 == 0:
+            print(f"  {name} {generator}: {i}/{len(items)}", file=sys.stderr, flush=True)
+    return out
 
 
-def squad_items(n: int, seed: int = 0) -> list[tuple[str, list[str]]]:
-    """n SQuAD v1.1 dev questions (fixed seed) with their gold answers."""
-    rows = [json.loads(line) for line in (SQUAD / "questions.jsonl").open()]
-    return [(r["question"], r["answers"]) for r in random.Random(seed).sample(rows, n)]
+def fit_gate(asked: Sequence[Asked], max_refused: float, floor: float) -> float:
+    """The largest gate whose extra refusals of answerable questions stay within `max_refused`."""
+    answerable = [a for a in asked if a.answerable]
+    best = floor
+    for t in sorted({round(a.confidence, 4) for a in asked} | {floor}):
+        if t < floor:
+            continue
+        extra = sum(1 for a in answerable if a.answered(floor) and not a.answered(t))
+        if answerable and extra / len(answerable) <= max_refused:
+            best = t
+    return best
+
+
+def pct(a: int, b: int) -> str:
+    """A share with its counts."""
+    return f"{a / b:.0%} ({a}/{b})" if b else "–"
+
+
+def summary(rows: Sequence[Asked], gate: float, generative: bool) -> dict[str, str]:
+    """The table's figures for one generator on one set of questions."""
+    answerable = [a for a in rows if a.answerable]
+    unanswerable = [a for a in rows if not a.answerable]
+    answered = [a for a in answerable if a.answered(gate)]
+    generated = [a for a in answered if a.answer["generator"] not in ("extractive", "extractive-fallback")]
+    cited = [c for a in (generated if generative else answered) for c in a.answer["citations"]]
+    precise = sum(contains(c["quote"], a.gold) for a in (generated if generative else answered) for c in a.answer["citations"])
+    sentences = [max(1, a.answer["answer"].count("] ") + 1) for a in answered]
+    chars = [len(a.answer["answer"]) for a in answered]
+    seconds = [a.seconds for a in rows if a.answered(gate) or a.raw]
+    firsts = [a.first_token for a in rows if a.first_token is not None]
+    return {
+        "answered": pct(len(answered), len(answerable)),
+        "generated (of answered)": pct(len(generated), len(answered)) if generative else "–",
+        "right (containment)": pct(sum(a.right() for a in answerable if a.answered(gate)), len(answerable)),
+        "citation precision": pct(precise, len(cited)),
+        "refused (answerable)": pct(len(answerable) - len(answered), len(answerable)),
+        "abstained (nothing to find)": pct(sum(not a.answered(gate) for a in unanswerable), len(unanswerable)),
+        "median sentences / chars": f"{statistics.median(sentences):.0f} / {statistics.median(chars):.0f}" if answered else "–",
+        "p50 s (first token)": (f"{statistics.median(seconds):.2f}" if seconds else "–")
+        + (f" ({statistics.median(firsts):.2f})" if firsts else ""),
+    }
 
 
 def print_table(rows: list[list[str]], header: list[str]) -> None:
@@ -142,26 +215,61 @@ def print_table(rows: list[list[str]], header: list[str]) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    """The generative path (and the extractive composer for comparison) on both question sets."""
+    """Every generator on every set; the fitted gate; one table."""
     embedder = load_embedder(None, args.backend, MODELS)
+    answerable, misses = pick_questions(args.n, args.near, args.seed)
+    held = {r["gold_passage_id"] for r in misses}
+    passages = [json.loads(line) for line in (SQUAD / "passages.jsonl").open()]
+    title_of = {p["id"]: p["title"] for p in passages}
+    if args.dump:
+        Path(args.dump).write_text("")
+    generators = [("extractive", None)] + [("llamacpp", m) for m in args.models.split(",") if m]
+    results: dict[str, list[Asked]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp) / "sample", model_cache_dir=MODELS,  # type: ignore[call-arg]
-                            generator=args.generator)
-        sample = Library(settings, embedder=embedder)
-        sample.ingest_loaded(load_file(SAMPLE_ARTICLE, settings.max_file_bytes, doc_id=SAMPLE_DOC_ID))
-        squad = Library(settings.model_copy(update={"data_dir": Path(tmp) / "squad"}), embedder=embedder)
-        t0 = time.perf_counter()
-        squad.ingest([SQUAD / "passages.jsonl"])
-        print(f"ingested SQuAD v1.1 dev in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        items = squad_items(args.n, args.seed)
-        rows = []
-        for gen in (args.generator, "extractive"):
-            rows.append(run_set(sample, f"sample article, {gen}", SAMPLE_QUESTIONS, gen, args.k).row())
-            rows.append(run_set(squad, f"SQuAD dev {args.n} (seed {args.seed}), {gen}", items, gen, args.k).row())
-            print(f"done: {gen}", file=sys.stderr)
-    print(f"backend={args.backend} generator={args.generator} model={settings.llm_model or 'bundled SmolLM2-135M-Instruct Q4_1'} k={args.k} "
-          f"threshold={settings.llm_support_threshold}")
-    print_table(rows, HEADER)
+        base = Settings(_env_file=None, data_dir=Path(tmp) / "sample", model_cache_dir=MODELS,  # type: ignore[call-arg]
+                        embed_backend=args.backend, llm_gate=args.gate_floor)
+        sample = Library(base, embedder=embedder)
+        sample.ingest_loaded(load_file(SAMPLE_ARTICLE, base.max_file_bytes, doc_id=SAMPLE_DOC_ID))
+        squad = Library(base.model_copy(update={"data_dir": Path(tmp) / "squad"}), embedder=embedder)
+        near = Library(base.model_copy(update={"data_dir": Path(tmp) / "near"}), embedder=embedder)
+        sets = []
+        if "sample" in args.sets:
+            sets.append(("sample", sample, [(q, g, 1) for q, g in SAMPLE_QUESTIONS]))
+        if "squad" in args.sets:
+            squad.ingest([SQUAD / "passages.jsonl"])
+            sets.append(("squad", squad, [(r["question"], r["answers"], half(title_of[r["gold_passage_id"]])) for r in answerable]))
+        if "near" in args.sets:
+            docs = [Document(doc_id=p["id"], source=p["id"], title=p["title"], text=p["text"]) for p in passages if p["id"] not in held]
+            near.ingest_documents(docs)
+            sets.append(("near", near, [(r["question"], [], half(title_of[r["gold_passage_id"]])) for r in misses]))
+        for generator, model in generators:
+            key = generator if model is None else model
+            results[key] = []
+            for name, lib, items in sets:
+                if model is not None:
+                    lib = Library(lib.settings.model_copy(update={"llm_model": model}), embedder=embedder, client=lib.client)
+                    lib.warm()
+                results[key] += ask_all(lib, name, items, generator, args.k, key, Path(args.dump) if args.dump else None)
+            print(f"done: {key}", file=sys.stderr, flush=True)
+    header = ["generator", "set", "gate", "answered", "generated (of answered)", "right (containment)", "citation precision",
+              "refused (answerable)", "abstained (nothing to find)", "median sentences / chars", "p50 s (first token)"]
+    table = []
+    for key, rows in results.items():
+        generative = key != "extractive"
+        fit = [a for a in rows if a.set in ("squad", "near") and a.half == 0]
+        gate = fit_gate(fit, args.max_refused, args.gate_floor) if generative and fit else args.gate_floor
+        for name in ("sample", "squad", "near"):
+            part = [a for a in rows if a.set == name]
+            if not part:
+                continue
+            halves = [(f"{name} (report half)", [a for a in part if a.half == 1])] if name != "sample" else []
+            for label, chosen in [(name, part), *halves]:
+                if chosen:
+                    s = summary(chosen, gate if generative else 0.0, generative)
+                    table.append([key, label, f"{gate:.2f}" if generative else "–", *[s[h] for h in header[3:]]])
+    print(f"backend={args.backend} k={args.k} n={args.n} near={args.near} seed={args.seed} gate fitted on half 0 "
+          f"(max {args.max_refused:.0%} more answerable refused), reported on all and on half 1")
+    print_table(table, header)
 
 
 # -- calibration ---------------------------------------------------------------------------------
@@ -187,7 +295,7 @@ def calibrate(args: argparse.Namespace) -> None:
     for pid, p in passages.items():
         by_title.setdefault(p["title"], []).append(pid)
     rows = [json.loads(line) for line in (SQUAD / "questions.jsonl").open()]
-    held_out = {q for q, _ in squad_items(args.n, args.seed)}  # never calibrate on the evaluation questions
+    held_out = {r["question"] for r in pick_questions(args.n, 0, args.seed)[0]}  # never calibrate on the evaluation questions
     rng = random.Random(1)
     rng.shuffle(rows)
     by_passage: dict[str, list[dict]] = {}
@@ -262,8 +370,13 @@ def calibrate(args: argparse.Namespace) -> None:
 def main() -> None:
     """Parse arguments and run the evaluation or the calibration."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generator", default=os.environ.get("RAGBOT_GENERATOR", "llamacpp"))
+    parser.add_argument("--models", default="qwen2.5-coder-1.5b", help="comma-separated llamacpp models (packaged names or GGUF paths)")
     parser.add_argument("--n", type=int, default=200, help="SQuAD questions (default 200)")
+    parser.add_argument("--near", type=int, default=100, help="near-miss questions (default 100)")
+    parser.add_argument("--sets", default="sample,squad,near", help="which question sets (default: all three)")
+    parser.add_argument("--gate-floor", type=float, default=0.3, help="the gate while asking; fitted ones are at least this")
+    parser.add_argument("--max-refused", type=float, default=0.02, help="answerable questions the fitted gate may refuse")
+    parser.add_argument("--dump", help="write every answer (JSON lines) to this file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--calibrate", action="store_true", help="print the support-threshold calibration instead")

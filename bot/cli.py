@@ -212,6 +212,8 @@ def _each(args: argparse.Namespace, handle: Any) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     lib = _library(settings)
+    if not args.generator and lib.generator_note:
+        print(f"ragbot: {lib.generator_note}", file=sys.stderr)
     console = None if args.json else _console()  # rich costs start-up time that --json does not need
 
     def handle(question: str) -> None:

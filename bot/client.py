@@ -107,6 +107,8 @@ class RagBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await asyncio.to_thread(self.library.warm)
+        if self.library.generator_note:
+            log.warning("%s", self.library.generator_note)
         await self.sync_if_needed()
 
     async def sync_if_needed(self) -> bool:

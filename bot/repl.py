@@ -80,6 +80,8 @@ def run(lib: Library, collection: str | None = None) -> int:
     ensure_sample(lib, collection, console)
     with console.status("Loading the model…", spinner="dots"):
         lib.warm(collection)
+    if lib.generator_note:
+        console.print(f"[yellow]{lib.generator_note}[/yellow]")
     k = lib.settings.k
     console.print(f"[bold]ragbot[/bold] — {plural(len(lib.sources(collection)), 'document')}. Type :help for commands.")
     read = _reader(lib)

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible endpoint.")
     llm_max_tokens: int = Field(256, ge=16, description="Most tokens a generated answer may use.")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for a language model.")
+    llm_gate: float = Field(
+        0.6, ge=0,
+        description="Least retrieval confidence (the abstention score) for a question to reach the language model; "
+        "below it the answer is the cannot-answer phrase without a model call (docs/generative.md).",
+    )
     llm_support_threshold: float = Field(
         0.55, ge=0, le=1,
         description="Least embedding similarity between a generated sentence and a cited passage sentence for it to be kept.",

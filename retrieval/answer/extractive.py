@@ -37,10 +37,6 @@ LEXICAL_WEIGHT = 0.35
 COVERAGE_WEIGHT = 0.8
 DENSE_WEIGHT = 0.3
 ANSWER_THRESHOLD = 1.1700
-# The generative path's cheap gate: the same number, with a lower bar, since the model itself
-# refuses near misses; it only keeps plainly off-topic questions from the model (fitted with
-# bench/generative_eval.py --fit-gate, docs/generative.md).
-GATE_THRESHOLD = 0.6
 # Sentences this close to the best one join the answer (a wider margin for list questions).
 MARGIN = 0.10
 LIST_MARGIN = 0.20

@@ -10,7 +10,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from retrieval.answer import context, prompts
 from retrieval.answer.citations import number
 from retrieval.answer.extractive import (
-    GATE_THRESHOLD, StoredVectors, candidates, compose, confidence, is_list_question, retrieval_coverage, score_sentences,
+    StoredVectors, candidates, compose, confidence, is_list_question, retrieval_coverage, score_sentences,
 )
 from retrieval.answer.verify import verify
 from retrieval.embedding import Embedder
@@ -42,12 +42,13 @@ def generate(
     generator = check_generator(generator or settings.generator)
     scored = score_sentences(question, candidates(hits), embedder, idf, question_vector, stored)
     sure = confidence(scored, retrieval_coverage(question, hits, idf), hits)
-    if sure < GATE_THRESHOLD:
+    if sure < settings.llm_gate:
         return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
                       hits=list(hits), confidence=sure)
-    shown = context.passages(hits, scored, is_list_question(question))
+    listing = is_list_question(question)
+    shown = context.passages(hits, scored, listing)
     chat = model or chat_model(settings, generator)
-    raw = stream_text(chat, prompts.messages(question, shown), settings, generator, on_token)
+    raw = stream_text(chat, prompts.messages(question, shown, listing), settings, generator, on_token)
     checked = verify(raw, [p.hit for p in shown], embedder, settings.llm_support_threshold, question=question)
     if checked.kept:
         text, citations = number(checked.kept)

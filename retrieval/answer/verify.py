@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.answer.citations import Span, span_in_hit
+from retrieval.answer.extractive import list_focus
 from retrieval.embedding import Embedder
 from retrieval.keyword import STOPWORDS, question_terms, terms
 from retrieval.text import sentence_spans, words
@@ -286,7 +287,8 @@ def _off_question(question: str, sentence: str, spans: Sequence[Span]) -> str | 
     """Why a supported sentence still does not answer the question (it shares none of its terms), or None."""
     if not question:
         return None
-    wanted = set(question_terms(question))
+    # The items of a list rarely repeat the name of their kind ("the patrol", asked for "exercises").
+    wanted = set(question_terms(question)) - set(terms(list_focus(question) or ""))
     found = set(terms(sentence)) | {t for s in spans for t in terms(s.quote)}
     if wanted and not wanted & found:
         return "it is in the passages but does not answer the question (it shares none of its words)"
