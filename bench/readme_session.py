@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MODELS = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
-QUESTIONS = ("Who is Russia's defense minister?", "What is the capital of Peru?", ":why", "quit")
+QUESTIONS = ("Who is Russia's defense minister?", "What exercises were mentioned?", "What is the capital of Peru?", ":why", "quit")
 BEGIN = "<!-- session: written by `python bench/readme_session.py --write`, checked by tests/test_readme.py -->"
 END = "<!-- /session -->"
 WIDTH = 80
