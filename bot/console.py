@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from retrieval.text import without_markers
 from retrieval.types import Answer, Hit, SourceInfo
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def render_answer(console: Console, answer: Answer, why: bool = False) -> None:
     console.print(f"[{style}]{escape(answer.text)}[/{style}]")
     for c in answer.citations:
         console.print(
-            f"  [cyan]\\[{c.n}][/cyan] [bold]{escape(c.title)}[/bold] — “{escape(c.quote)}”\n"
+            f"  [cyan]\\[{c.n}][/cyan] [bold]{escape(without_markers(c.title))}[/bold] — “{escape(without_markers(c.quote))}”\n"
             f"      [dim]{escape(c.source)}, characters {c.start}–{c.end}[/dim]"
         )
     if why and answer.dropped:

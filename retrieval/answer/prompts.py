@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from retrieval.text import without_markers
 from retrieval.types import CANNOT_ANSWER, Hit
 
 SYSTEM = f"""You answer questions about articles using only the numbered passages you are given.
@@ -19,8 +20,8 @@ Rules:
 
 def passage_block(n: int, hit: Hit) -> str:
     """One passage as the model sees it: its number, its title and its text on one line."""
-    body = " ".join(hit.text.split())
-    title = hit.title.replace("_", " ").strip()
+    body = without_markers(" ".join(hit.text.split()))  # a source's own "[3]" is never a passage number
+    title = without_markers(hit.title.replace("_", " ").strip())
     return f"[{n}] {title}: {body}" if title else f"[{n}] {body}"
 
 
