@@ -17,8 +17,14 @@ SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 SAMPLE_ARTICLE = Path(__file__).parent / "data" / "belousov-beijing.txt"
 SAMPLE_DOC_ID = "sample:belousov-beijing"
 
-# Control characters other than tab and newline (carriage returns are unified first).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+# The stored text keeps one character for each character of the file (docs/offsets.md), so a
+# citation's offsets index the file too: characters that cannot be shown or stored are replaced
+# one for one, never dropped. Line breaks stay line breaks; other controls become spaces.
+REPLACED: dict[str, str] = {"\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x1c": "\n", "\x1d": "\n", "\x1e": "\n",
+                            "\x85": "\n", "\ufeff": " "}
+REPLACED |= {chr(c): " " for c in [*range(0x00, 0x09), *range(0x0E, 0x1C), 0x1F, 0x7F, *range(0x80, 0x85), *range(0x86, 0xA0)]}
+_TRANSLATE = str.maketrans(REPLACED)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -63,7 +69,7 @@ def _hidden(path: Path, root: Path) -> bool:
 
 def load_file(path: Path, max_bytes: int, doc_id: str | None = None) -> Iterator[Loaded]:
     """Load one file by its suffix; unknown suffixes are read as plain text."""
-    source = str(path)
+    source = shown_path(path)
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -73,7 +79,13 @@ def load_file(path: Path, max_bytes: int, doc_id: str | None = None) -> Iterator
     except OSError as exc:
         yield Loaded(problem=IngestProblem(source, f"could not be read ({exc.strerror or exc})."))
         return
-    yield from load_bytes(path.name, data, source=str(path.resolve()), doc_id=doc_id or str(path.resolve()))
+    where = shown_path(path.resolve())
+    yield from load_bytes(path.name, data, source=where, doc_id=doc_id or where)
+
+
+def shown_path(path: Path) -> str:
+    """A path as text that can be stored and printed: a byte of the name that is not UTF-8 is written as `\\xff`."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loaded]:
@@ -89,7 +101,7 @@ def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loa
         yield _from_html(data, source, doc_id, fallback_title=Path(name).stem)
         return
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")  # a BOM is kept as a character (normalize makes it a space): offsets stay the file's
     except UnicodeDecodeError as exc:
         yield Loaded(problem=IngestProblem(source, f"the file is not valid UTF-8 text (bad byte at offset {exc.start})."))
         return
@@ -104,9 +116,13 @@ def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loa
 
 
 def normalize(text: str) -> str:
-    """Unify line endings and drop control characters other than tab and newline."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text)
+    """The text with control characters, a BOM and lone surrogates replaced one for one (same length, same offsets).
+
+    A CRLF pair becomes a space and a newline; a lone surrogate (a byte that was not UTF-8,
+    escaped) becomes U+FFFD, since it cannot be stored or printed.
+    """
+    text = text.replace("\r\n", " \n").translate(_TRANSLATE)
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _first_line_title(text: str, name: str) -> str:
