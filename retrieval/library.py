@@ -114,7 +114,8 @@ class Library:
         """
         from retrieval.fetch import url_loader
 
-        loaded = load_sources([str(i) for i in inputs], self.settings.max_file_bytes, fetch=url_loader(self.settings))
+        loaded = load_sources([str(i) for i in inputs], self.settings.max_file_bytes, fetch=url_loader(self.settings),
+                              duplicates=duplicates or self.settings.duplicates)
         return self.ingest_loaded(loaded, collection, progress, duplicates=duplicates)
 
     def ingest_documents(
@@ -164,6 +165,8 @@ class Library:
 
         with ingesting(self.embedder):  # a session tuned for back-to-back batches while this ingest runs
             for item in loaded:
+                if item.duplicate:
+                    report.duplicates.append(item.duplicate)
                 if item.problem:
                     report.problems.append(item.problem)
                 elif item.document:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.dedup import Duplicate
 from retrieval.types import Document, IngestProblem
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
@@ -34,6 +37,20 @@ class Loaded:
 
     document: Document | None = None
     problem: IngestProblem | None = None
+    duplicate: Duplicate | None = None  # reported along with the document it concerns (or instead of it)
+
+
+@dataclass(frozen=True)
+class RepeatedId(Duplicate):
+    """A corpus line whose id an earlier line of the same corpus already used."""
+
+    line: int = 0
+    first_line: int = 0
+
+    def __str__(self) -> str:
+        where = self.source.rsplit("#", 1)[0]
+        outcome = "the later line replaces it" if self.action == "kept" else f"line {self.line} is skipped"
+        return f"{where}, line {self.line}: the id {self.doc_id!r} repeats line {self.first_line}; {outcome} (--duplicates {'keep' if self.action == 'kept' else 'skip'})."
 
 
 def is_url(raw: str) -> bool:
@@ -41,8 +58,13 @@ def is_url(raw: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw.strip()))
 
 
-def load_sources(inputs: list[str], max_bytes: int, fetch: Callable[[str], Loaded] | None = None) -> Iterator[Loaded]:
-    """Load every file, folder (recursively), JSONL corpus or (with `fetch`) web page named."""
+def load_sources(
+    inputs: list[str], max_bytes: int, fetch: Callable[[str], Loaded] | None = None, duplicates: str = "keep"
+) -> Iterator[Loaded]:
+    """Load every file, folder (recursively), JSONL corpus or (with `fetch`) web page named.
+
+    `duplicates` ("keep" or "skip") decides which line wins when a corpus repeats an id.
+    """
     for raw in inputs:
         if is_url(raw):
             if fetch is None:
@@ -58,29 +80,76 @@ def load_sources(inputs: list[str], max_bytes: int, fetch: Callable[[str], Loade
             if not files:
                 yield Loaded(problem=IngestProblem(raw, f"the folder holds no {', '.join(sorted(SUPPORTED))} files."))
             for file in files:
-                yield from load_file(file, max_bytes)
+                yield from load_file(file, max_bytes, duplicates=duplicates)
         else:
-            yield from load_file(path, max_bytes)
+            yield from load_file(path, max_bytes, duplicates=duplicates)
 
 
 def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def load_file(path: Path, max_bytes: int, doc_id: str | None = None) -> Iterator[Loaded]:
+def load_file(path: Path, max_bytes: int, doc_id: str | None = None, duplicates: str = "keep") -> Iterator[Loaded]:
     """Load one file by its suffix; unknown suffixes are read as plain text."""
     source = shown_path(path)
+    too_big = f"over the {max_bytes:,}-byte limit (RAGBOT_MAX_FILE_BYTES)."
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            yield Loaded(problem=IngestProblem(source, f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit (RAGBOT_MAX_FILE_BYTES)."))
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            yield Loaded(problem=IngestProblem(source, f"{_kind(info.st_mode)}, not a regular file; only regular files are read."))
             return
-        data = path.read_bytes()
+        if info.st_size > max_bytes:
+            yield Loaded(problem=IngestProblem(source, f"the file is {info.st_size:,} bytes, {too_big}"))
+            return
+        data = read_bounded(path, max_bytes)
+    except _NotRegular as exc:
+        yield Loaded(problem=IngestProblem(source, f"{exc}, not a regular file; only regular files are read."))
+        return
     except OSError as exc:
         yield Loaded(problem=IngestProblem(source, f"could not be read ({exc.strerror or exc})."))
         return
+    if data is None:
+        yield Loaded(problem=IngestProblem(source, f"the file holds more than {max_bytes:,} bytes, {too_big}"))
+        return
     where = shown_path(path.resolve())
-    yield from load_bytes(path.name, data, source=where, doc_id=doc_id or where)
+    yield from load_bytes(path.name, data, source=where, doc_id=doc_id or where, duplicates=duplicates)
+
+
+class _NotRegular(Exception):
+    """The path turned out not to be a regular file once opened; the message names what it is."""
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, as the start of a sentence."""
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return f"it is {name}"
+    return "it is a special file"
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes | None:
+    """A regular file's bytes, or None when it holds more than `max_bytes` (counted as read, not as reported).
+
+    Opened without blocking and checked again once open, so a file swapped for a pipe or a
+    device after the first check cannot hang the read or feed it forever.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _NotRegular(_kind(mode))
+        parts: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            piece = os.read(fd, min(left, 1 << 20))
+            if not piece:
+                break
+            parts.append(piece)
+            left -= len(piece)
+        return None if left <= 0 else b"".join(parts)
+    finally:
+        os.close(fd)
 
 
 def shown_path(path: Path) -> str:
@@ -88,7 +157,7 @@ def shown_path(path: Path) -> str:
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loaded]:
+def load_bytes(name: str, data: bytes, source: str, doc_id: str, duplicates: str = "keep") -> Iterator[Loaded]:
     """Load a file's content given its name (for the suffix), source and document id."""
     suffix = Path(name).suffix.lower()
     if not data.strip():
@@ -107,7 +176,7 @@ def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loa
         return
     text = normalize(text)
     if suffix in JSONL_SUFFIXES:
-        yield from _from_jsonl(text, source)
+        yield from _from_jsonl(text, source, duplicates)
     elif suffix in {".md", ".markdown"}:
         heading = _MD_HEADING.search(text)
         yield _document(doc_id, source, heading.group(1) if heading else _first_line_title(text, name), text)
@@ -171,7 +240,8 @@ def _from_html(data: bytes, source: str, doc_id: str, fallback_title: str) -> Lo
     return _document(doc_id, source, extracted.title or fallback_title, normalize(extracted.text), extracted.date or None)
 
 
-def _from_jsonl(text: str, source: str) -> Iterator[Loaded]:
+def _from_jsonl(text: str, source: str, duplicates: str = "keep") -> Iterator[Loaded]:
+    first_line: dict[str, int] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -190,6 +260,13 @@ def _from_jsonl(text: str, source: str) -> Iterator[Loaded]:
         loaded = _document(doc_id, url or f"{source}#{doc_id}", title.replace("_", " "), normalize(row["text"]), published)
         if loaded.problem:
             loaded.problem.line = number
+        elif doc_id in first_line:
+            action = "skipped" if duplicates == "skip" else "kept"
+            loaded.duplicate = RepeatedId(doc_id, f"{source}#{doc_id}", doc_id, f"{source}#{doc_id}", 1.0, action, number, first_line[doc_id])
+            if action == "skipped":
+                loaded.document = None
+        else:
+            first_line[doc_id] = number
         yield loaded
 
 
