@@ -167,7 +167,10 @@ class _progress:
 def _each(args: argparse.Namespace, handle: Any) -> int:
     """Run one question, or one per line of standard input (batch mode); 1 if every one failed."""
     from retrieval.errors import RagbotError
+    from retrieval.settings import check_k
 
+    if args.k is not None:
+        check_k(args.k)  # once, before any question: the same range as RAGBOT_K and the REPL's :k
     items = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
     ok = failed = 0
     for item in items:

@@ -19,7 +19,7 @@ from retrieval.errors import RagbotError
 from retrieval.keyword import question_terms
 from retrieval.loaders import Loaded, load_sources
 from retrieval.search import Filters, Searcher
-from retrieval.settings import Settings
+from retrieval.settings import Settings, check_k
 from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection, LibraryMissing, open_client
 from retrieval.types import CANNOT_ANSWER, Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
@@ -279,9 +279,10 @@ class Library:
     ) -> list[Hit]:
         """The best k chunks for a query (`vector`: the query's embedding, when already computed)."""
         query = self.check_question(query)
+        k = self.settings.k if k is None else check_k(k)
         if not self._exists(collection):
             return []
-        return self._searcher(collection).search(query, k or self.settings.k, filters, vector=vector)
+        return self._searcher(collection).search(query, k, filters, vector=vector)
 
     def ask(
         self,
@@ -303,6 +304,7 @@ class Library:
 
         t0 = time.perf_counter()
         question = self.check_question(question)
+        k = self.settings.k if k is None else check_k(k)
         generator = generator or self.settings.generator
         if not self._exists(collection):
             return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator)
@@ -310,7 +312,7 @@ class Library:
         query = contextual_query(question, history)
         vector = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
-        hits = searcher.search(query, k or self.settings.k, filters, vector=vector)
+        hits = searcher.search(query, k, filters, vector=vector)
         t2 = time.perf_counter()
         idf = searcher.idf()  # the snapshot this search used
         if generator == "extractive":

@@ -8,6 +8,21 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from retrieval.errors import RagbotError
+
+K_MIN, K_MAX = 1, 50  # passages per question: RAGBOT_K, --k, the REPL's :k and Library.search/ask all use this range
+
+
+def check_k(value: int | str) -> int:
+    """The number of passages to retrieve, or a RagbotError saying the allowed range."""
+    try:
+        k = int(str(value).strip())
+    except ValueError:
+        k = None
+    if k is None or not K_MIN <= k <= K_MAX:
+        raise RagbotError(f"The number of passages (k) must be a whole number from {K_MIN} to {K_MAX}, not {str(value).strip()!r}.")
+    return k
+
 
 class Settings(BaseSettings):
     """Every knob of ragbot; environment variables are `RAGBOT_<NAME>` unless noted."""
@@ -47,7 +62,7 @@ class Settings(BaseSettings):
     # Chunking and retrieval
     chunk_tokens: int = Field(200, ge=32, le=256, description="Target chunk size in model tokens (window is 256).")
     chunk_overlap_tokens: int = Field(40, ge=0, description="Overlap between neighbouring chunks, in tokens.")
-    k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    k: int = Field(5, ge=K_MIN, le=K_MAX, description="Passages retrieved per question.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
     max_file_bytes: int = Field(20_000_000, ge=1, description="Largest file accepted for ingest, in bytes.")
 
