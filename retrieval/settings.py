@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(20_000_000, ge=1, description="Largest file accepted for ingest, in bytes.")
 
     # Fetching articles by URL
-    fetch_timeout: float = Field(15.0, gt=0, description="Seconds to wait for a web page (connect and each read).")
+    fetch_timeout: float = Field(15.0, gt=0, description="Seconds a web page may take to download in all (redirects included).")
     fetch_max_bytes: int = Field(5_000_000, ge=1, description="Largest web page fetched, in bytes.")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
