@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _library(settings: Settings) -> Library:
     from retrieval.library import Library
 
-    return Library(settings)
+    return Library(settings, notify=lambda message: print(f"ragbot: {message}", file=sys.stderr, flush=True))
 
 
 def _filters(args: argparse.Namespace) -> Any:
