@@ -20,7 +20,7 @@ from retrieval.errors import RagbotError
 from retrieval.keyword import question_terms
 from retrieval.loaders import Loaded, load_sources
 from retrieval.locks import LibraryLocks, NoLocks
-from retrieval.recovery import BACKOFF_SECONDS, READ_ATTEMPTS, forget_shared_system, is_stale_read
+from retrieval.recovery import forget_shared_system, read_with_recovery, shown_url
 from retrieval.search import Filters, Searcher
 from retrieval.settings import Settings, check_k
 from retrieval.snapshot_cache import SnapshotCache
@@ -54,17 +54,14 @@ class Library:
         self.notify(message)
 
     def _read(self, read: Callable[[], T]) -> T:
-        """Run a read of the store between write steps, on a reopened client when another process's write left this one stale."""
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                with self.locks.step(shared=True):
-                    return read()
-            except Exception as exc:
-                if not is_stale_read(exc) or attempt == READ_ATTEMPTS - 1:
-                    raise
-                self._reopen()
-                time.sleep(BACKOFF_SECONDS * 2**attempt)
-        raise AssertionError("unreachable")
+        """Run a read of the store between write steps; again on a reopened client, or while the Chroma server is away."""
+
+        def locked() -> T:
+            with self.locks.step(shared=True):
+                return read()
+
+        server = shown_url(self.settings.chroma_url) if self.settings.chroma_url else None
+        return read_with_recovery(locked, self._reopen, self._notify, server, self.settings.chroma_retry_seconds)
 
     def _reopen(self) -> None:
         """Drop the client, collections and searchers so the next read opens the library as it is on disk now."""

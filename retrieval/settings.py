@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Use a Chroma server at this URL instead of the data dir.")
     chroma_token: SecretStr | None = Field(None, description="Auth token for the Chroma server, if it needs one.")
     collection: str = Field("ragbot", description="Default collection (library) name.")
+    chroma_retry_seconds: float = Field(
+        30.0, ge=0, description="How long a question waits for a Chroma server that stopped answering before it fails."
+    )
 
     # Embedding
     embed_model: str | None = Field(
