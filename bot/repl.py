@@ -92,7 +92,10 @@ def run(lib: Library, collection: str | None = None) -> int:
             if cmd == ":help":
                 console.print(HELP.format(k=k))
             elif cmd == ":sources":
-                render_sources(console, lib.sources(collection))
+                try:
+                    render_sources(console, lib.sources(collection))
+                except RagbotError as exc:  # e.g. the Chroma server is away: say so and keep going
+                    console.print(f"[red]{exc}[/red]")
             elif cmd == ":k":
                 try:
                     k = check_k(rest)  # the range of --k and RAGBOT_K

@@ -101,3 +101,46 @@ def test_questions_fail_one_by_one_while_the_server_stays_away_then_it_recovers(
     rows = [json.loads(line) for line in batch.stdout.splitlines()]
     assert [r["question"] for r in rows] == [QUESTION, "second", "third"]
     assert all("did not answer for 1 s" in r["error"] for r in rows), rows
+
+
+def test_the_repl_keeps_going_while_the_server_is_away_and_recovers(tmp_path: Path, embedder: Embedder) -> None:
+    import queue
+    import threading
+
+    (tmp_path / "server").mkdir()
+    server = RestartableServer(tmp_path / "server")
+    lines: queue.Queue[str] = queue.Queue()
+
+    def until(predicate: object, seen: list[str], count: int = 1) -> None:
+        hits = 0
+        while hits < count:
+            try:
+                line = lines.get(timeout=90)
+            except queue.Empty:
+                raise AssertionError(f"the REPL stopped short: {seen}") from None
+            seen.append(line)
+            hits += bool(predicate(line))  # type: ignore[operator]
+
+    try:
+        lib = _library(server, tmp_path, embedder)
+        env = cli_env(lib.settings, RAGBOT_EMBED_BACKEND="onnx", RAGBOT_CHROMA_RETRY_SECONDS="1")
+        repl = subprocess.Popen([str(RAGBOT), "repl"], env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=tmp_path)
+        assert repl.stdin is not None and repl.stdout is not None
+        threading.Thread(target=lambda: [lines.put(x) for x in repl.stdout], daemon=True).start()  # type: ignore[union-attr]
+        seen: list[str] = []
+        repl.stdin.write(QUESTION + "\n")
+        repl.stdin.flush()
+        until(lambda x: "[1]" in x, seen)
+        server.stop()
+        repl.stdin.write(":sources\n" + QUESTION + "\n")
+        repl.stdin.flush()
+        until(lambda x: "check that it is running." in x, seen, count=2)  # one sentence each, and the REPL goes on
+        server.restart()
+        repl.stdin.write(QUESTION + "\n:quit\n")
+        repl.stdin.flush()
+        until(lambda x: "[1]" in x, seen)
+        assert repl.wait(timeout=120) == 0
+    finally:
+        server.stop()
+    assert "Traceback" not in "".join(seen)
