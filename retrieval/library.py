@@ -51,7 +51,7 @@ class Library:
         self._lock = threading.RLock()
 
     def _notify(self, message: str) -> None:
-        self.notify(message)
+        self.notify(message)  # looked up at each call: a front-end may set `notify` after construction
 
     def _read(self, read: Callable[[], T]) -> T:
         """Run a read of the store between write steps; again on a reopened client, or while the Chroma server is away."""

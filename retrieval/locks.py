@@ -39,7 +39,6 @@ class LibraryLocks:
         self.folder = folder
         self.notify = notify
         self.writer_wait = writer_wait
-        self._held = threading.local()  # per thread: writer depth, and whether a step is held
 
     def _path(self, name: str) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -48,15 +47,12 @@ class LibraryLocks:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the writer lock (re-entrant within a thread), waiting for another process's write with a message."""
-        depth = getattr(self._held, "writer", 0)
-        if depth:
-            self._held.writer = depth + 1
-            try:
-                yield
-            finally:
-                self._held.writer = depth
+        path = self._path("writer.lock").resolve()
+        held = _held("writers")
+        if path in held:  # this thread is the writer already (through any Library)
+            yield
             return
-        lock = FileLock(self._path("writer.lock"), thread_local=False)
+        lock = FileLock(path, thread_local=False)
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -68,26 +64,28 @@ class LibraryLocks:
                     f"Another ragbot process has been writing to this library for over {self.writer_wait:g} s; "
                     "try again when it has finished."
                 ) from None
-        self._held.writer = 1
+        held.add(path)
         try:
             yield
         finally:
-            self._held.writer = 0
+            held.discard(path)
             lock.release()
 
     @contextmanager
     def step(self, shared: bool = False) -> Iterator[None]:
         """Hold the step lock: exclusively for a write step, shared for a read (re-entrant within a thread)."""
-        if getattr(self._held, "step", False):
+        path = self._path("steps.lock").resolve()
+        held = _held("steps")
+        if path in held:  # this thread holds it already (through any Library): flock would wait for itself
             yield
             return
-        self._held.step = True
+        held.add(path)
         try:
             if fcntl is None:
-                with FileLock(self._path("steps.lock"), thread_local=False):
+                with FileLock(path, thread_local=False):
                     yield
                 return
-            fd = os.open(self._path("steps.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
                 yield
@@ -96,7 +94,17 @@ class LibraryLocks:
                     fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
         finally:
-            self._held.step = False
+            held.discard(path)
+
+
+_THREAD = threading.local()
+
+
+def _held(kind: str) -> set[Path]:
+    """The locks of this kind ("writers", "steps") that this thread holds, whichever LibraryLocks took them."""
+    if not hasattr(_THREAD, kind):
+        setattr(_THREAD, kind, set())
+    return getattr(_THREAD, kind)  # type: ignore[no-any-return]
 
 
 class NoLocks:
