@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _library(settings: Settings) -> Library:
     from retrieval.library import Library
 
-    return Library(settings)
+    return Library(settings, notify=lambda message: print(f"ragbot: {message}", file=sys.stderr, flush=True))
 
 
 def _filters(args: argparse.Namespace) -> Any:
@@ -187,7 +187,10 @@ class _progress:
 def _each(args: argparse.Namespace, handle: Any) -> int:
     """Run one question, or one per line of standard input (batch mode); 1 if every one failed."""
     from retrieval.errors import RagbotError
+    from retrieval.settings import check_k
 
+    if args.k is not None:
+        check_k(args.k)  # once, before any question: the same range as RAGBOT_K and the REPL's :k
     if args.text is None and sys.stdin.isatty():
         # Without this a terminal just waits, and the user cannot tell why.
         print(

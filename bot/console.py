@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from retrieval.loaders import is_url
+from retrieval.text import without_markers
 from retrieval.types import Answer, Citation, Hit, SourceInfo
 
 if TYPE_CHECKING:
@@ -92,13 +93,14 @@ def render_answer(console: Console, answer: Answer, text_of: Callable[[str], str
         by_doc.setdefault(c.doc_id, []).append(c)
     for doc_id, cited in by_doc.items():
         text = text_of(doc_id) if text_of else None
-        console.print(Text(short_title(cited[0].title), style="bold"), no_wrap=True, overflow="ellipsis")
+        console.print(Text(short_title(without_markers(cited[0].title)), style="bold"), no_wrap=True, overflow="ellipsis")
         grid = _citation_grid()
         for c in cited:
             line = line_of(text, c.source, c.start)
             cell = Text(location(c.source) + (f":{line}" if line else f", characters {c.start}–{c.end}"), style="dim")
-            if " ".join(c.quote.split()) not in shown:  # a generated sentence: show the passage it rests on
-                cell.append(f"\n“{' '.join(c.quote.split())}”", style="")
+            quote = " ".join(without_markers(c.quote).split())  # a source's own "[3]" is never one of our markers
+            if quote not in shown:  # a generated sentence: show the passage it rests on
+                cell.append(f"\n“{quote}”", style="")
             grid.add_row(Text(f"  [{c.n}]", style="cyan"), cell)
         console.print(grid)
 

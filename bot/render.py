@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import discord
 
+from retrieval.text import without_markers
 from retrieval.types import Answer, Citation, SourceInfo
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -265,7 +266,7 @@ def _quote(quote: str, chars: int) -> str:
 
 
 def _flat(text: str) -> str:
-    return " ".join(text.split())
+    return without_markers(" ".join(text.split()))  # a source's own "[3]" must not look like a marker
 
 
 def _shorten(text: str, chars: int) -> str:

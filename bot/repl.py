@@ -13,6 +13,7 @@ from bot.console import library_location, plural, render_answer, render_sources,
 from retrieval.errors import RagbotError
 from retrieval.library import Library
 from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
+from retrieval.settings import check_k
 from retrieval.types import Answer
 
 HELP = """Ask a question about the articles, or:
@@ -101,13 +102,16 @@ def run(lib: Library, collection: str | None = None) -> int:
             if cmd == ":help":
                 console.print(HELP.format(k=k))
             elif cmd == ":sources":
-                render_sources(console, lib.sources(collection), library_location(lib.settings))
+                try:
+                    render_sources(console, lib.sources(collection), library_location(lib.settings))
+                except RagbotError as exc:  # e.g. the Chroma server is away: say so and keep going
+                    console.print(f"[red]{exc}[/red]")
             elif cmd == ":k":
-                if rest.strip().isdigit() and 1 <= int(rest) <= 50:
-                    k = int(rest)
+                try:
+                    k = check_k(rest)  # the range of --k and RAGBOT_K
                     console.print(f"Retrieving {k} passages per question.")
-                else:
-                    console.print("[yellow]Usage: :k N, with N from 1 to 50.[/yellow]")
+                except RagbotError as exc:
+                    console.print(f"[yellow]{exc} Usage: :k N.[/yellow]")
             elif cmd == ":why":
                 if last is None:
                     console.print("[yellow]Ask a question first.[/yellow]")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -146,55 +147,84 @@ class Fetcher:
         return url, addresses[0]
 
     def fetch(self, url: str) -> Page:
-        """Download an HTML page, checking every redirect hop and the size as it arrives."""
-        url = normalize_url(url)
-        limit = self.settings.fetch_max_bytes
+        """Download an HTML page within RAGBOT_FETCH_TIMEOUT in all, checking every redirect hop and the size as it arrives.
+
+        httpx's timeouts bound each read, so a server sending a byte a second would never time
+        out; a watchdog closes the client when the whole download has taken too long.
+        """
+        seconds = self.settings.fetch_timeout
+        expired = threading.Event()
+        client = self._client()
+
+        def give_up() -> None:
+            expired.set()
+            client.close()  # a read in progress fails at once
+
+        watchdog = threading.Timer(seconds, give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with client:
+                return self._fetch(client, url)
+        except (FetchRefused, httpx.HTTPError, RuntimeError) as exc:
+            if expired.is_set():
+                raise FetchRefused(f"the page took longer than {seconds:g} s in all to download (RAGBOT_FETCH_TIMEOUT).") from exc
+            raise
+        finally:
+            watchdog.cancel()
+
+    def _client(self) -> httpx.Client:
         timeout = httpx.Timeout(self.settings.fetch_timeout, connect=min(10.0, self.settings.fetch_timeout))
-        current = url
-        with httpx.Client(
+        return httpx.Client(
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,  # never route through a proxy named in the environment
             headers={"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml;q=0.9"},
             transport=self.transport,
-        ) as client:
-            for _hop in range(MAX_REDIRECTS + 1):
-                checked, address = self.check(current)
-                request = self._request(client, checked, address)
+        )
+
+    def _fetch(self, client: httpx.Client, url: str) -> Page:
+        """The download itself: every redirect hop checked, the size counted as it arrives."""
+        url = normalize_url(url)
+        limit = self.settings.fetch_max_bytes
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            checked, address = self.check(current)
+            request = self._request(client, checked, address)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise FetchRefused(f"the server took longer than {self.settings.fetch_timeout:g} s to answer.") from exc
+            except httpx.HTTPError as exc:
+                raise FetchRefused(f"the page could not be downloaded ({type(exc).__name__}: {exc}).") from exc
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchRefused(f"the server answered {response.status_code} without saying where to go.")
+                    current = urljoin(current, location)
+                    continue
+                if response.status_code >= 400:
+                    raise FetchRefused(f"the server answered {response.status_code} {response.reason_phrase}.")
+                ctype = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                if ctype not in HTML_TYPES:
+                    raise FetchRefused(f"the page is {ctype or 'of no stated type'}, not an HTML article.")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise FetchRefused(f"the page is {int(declared):,} bytes, over the {limit:,}-byte limit (RAGBOT_FETCH_MAX_BYTES).")
+                body = bytearray()
                 try:
-                    response = client.send(request, stream=True)
+                    for piece in response.iter_bytes():
+                        body += piece
+                        if len(body) > limit:
+                            raise FetchRefused(f"the page is over the {limit:,}-byte limit (RAGBOT_FETCH_MAX_BYTES).")
                 except httpx.TimeoutException as exc:
-                    raise FetchRefused(f"the server took longer than {self.settings.fetch_timeout:g} s to answer.") from exc
+                    raise FetchRefused(f"the server took longer than {self.settings.fetch_timeout:g} s to send the page.") from exc
                 except httpx.HTTPError as exc:
-                    raise FetchRefused(f"the page could not be downloaded ({type(exc).__name__}: {exc}).") from exc
-                try:
-                    if response.is_redirect:
-                        location = response.headers.get("location")
-                        if not location:
-                            raise FetchRefused(f"the server answered {response.status_code} without saying where to go.")
-                        current = urljoin(current, location)
-                        continue
-                    if response.status_code >= 400:
-                        raise FetchRefused(f"the server answered {response.status_code} {response.reason_phrase}.")
-                    ctype = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-                    if ctype not in HTML_TYPES:
-                        raise FetchRefused(f"the page is {ctype or 'of no stated type'}, not an HTML article.")
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit:
-                        raise FetchRefused(f"the page is {int(declared):,} bytes, over the {limit:,}-byte limit (RAGBOT_FETCH_MAX_BYTES).")
-                    body = bytearray()
-                    try:
-                        for piece in response.iter_bytes():
-                            body += piece
-                            if len(body) > limit:
-                                raise FetchRefused(f"the page is over the {limit:,}-byte limit (RAGBOT_FETCH_MAX_BYTES).")
-                    except httpx.TimeoutException as exc:
-                        raise FetchRefused(f"the server took longer than {self.settings.fetch_timeout:g} s to send the page.") from exc
-                    except httpx.HTTPError as exc:
-                        raise FetchRefused(f"the download broke off ({type(exc).__name__}).") from exc
-                    return Page(url=url, final_url=current, html=bytes(body), content_type=ctype)
-                finally:
-                    response.close()
+                    raise FetchRefused(f"the download broke off ({type(exc).__name__}).") from exc
+                return Page(url=url, final_url=current, html=bytes(body), content_type=ctype)
+            finally:
+                response.close()
         raise FetchRefused(f"the page redirected more than {MAX_REDIRECTS} times.")
 
     @staticmethod

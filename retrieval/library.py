@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,28 +19,60 @@ from retrieval.embedding import Embedder, embedder_identity, ingesting, load_emb
 from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.keyword import QUESTION_WORDS, STOPWORDS, question_terms
 from retrieval.loaders import Loaded, load_sources
+from retrieval.locks import LibraryLocks, NoLocks
+from retrieval.recovery import forget_shared_system, read_with_recovery, shown_url
 from retrieval.search import Filters, Searcher
-from retrieval.settings import Settings
+from retrieval.settings import Settings, check_k
 from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection, LibraryMissing, open_client
 from retrieval.text import words
 from retrieval.types import Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo, Turn
 
 ProgressFn = Callable[[int, int | None], None]
+T = TypeVar("T")
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
 class Library:
     """ragbot's engine: everything the front-ends need, and nothing about them."""
 
-    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None, client: Any | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, embedder: Embedder | None = None, client: Any | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self._embedder = embedder
         self._client = client
+        self._owns_client = client is None  # only a client it opened itself may be reopened
+        # What the user is told while ragbot waits (for another writer, for the Chroma server): one sentence.
+        self.notify = notify or logging.getLogger("ragbot").warning
+        self.locks = NoLocks() if self.settings.chroma_url else LibraryLocks(self.settings.data_dir / "locks", self._notify)
         self._collections: dict[str, Collection] = {}
         self._searchers: dict[str, Searcher] = {}
         self._lock = threading.RLock()
         self._generator: tuple[str, str | None] | None = None
+
+    def _notify(self, message: str) -> None:
+        self.notify(message)  # looked up at each call: a front-end may set `notify` after construction
+
+    def _read(self, read: Callable[[], T]) -> T:
+        """Run a read of the store between write steps; again on a reopened client, or while the Chroma server is away."""
+
+        def locked() -> T:
+            with self.locks.step(shared=True):
+                return read()
+
+        server = shown_url(self.settings.chroma_url) if self.settings.chroma_url else None
+        return read_with_recovery(locked, self._reopen, self._notify, server, self.settings.chroma_retry_seconds)
+
+    def _reopen(self) -> None:
+        """Drop the client, collections and searchers so the next read opens the library as it is on disk now."""
+        with self._lock:
+            if self._owns_client and self._client is not None:
+                forget_shared_system(self._client)
+                self._client = None
+            self._collections.clear()
+            self._searchers.clear()
 
     # -- resources ----------------------------------------------------------------------------
     @property
@@ -149,7 +182,8 @@ class Library:
         """
         from retrieval.fetch import url_loader
 
-        loaded = load_sources([str(i) for i in inputs], self.settings.max_file_bytes, fetch=url_loader(self.settings))
+        loaded = load_sources([str(i) for i in inputs], self.settings.max_file_bytes, fetch=url_loader(self.settings),
+                              duplicates=duplicates or self.settings.duplicates)
         return self.ingest_loaded(loaded, collection, progress, duplicates=duplicates)
 
     def ingest_documents(
@@ -180,6 +214,13 @@ class Library:
         policy = duplicates or self.settings.duplicates
         if policy not in POLICIES:
             raise RagbotError(f"duplicates must be one of {', '.join(POLICIES)}, not {policy!r}.")
+        with self.locks.writing():  # one writer per library on disk; another waits for this one
+            return self._ingest_loaded(loaded, collection, progress, batch, policy, batch_chars)
+
+    def _ingest_loaded(
+        self, loaded: Iterable[Loaded], collection: str | None, progress: ProgressFn | None, batch: int, policy: str,
+        batch_chars: int,
+    ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
         col = self.collection(collection)
@@ -199,6 +240,8 @@ class Library:
 
         with ingesting(self.embedder):  # a session tuned for back-to-back batches while this ingest runs
             for item in loaded:
+                if item.duplicate:
+                    report.duplicates.append(item.duplicate)
                 if item.problem:
                     report.problems.append(item.problem)
                 elif item.document:
@@ -233,7 +276,8 @@ class Library:
         todo = []
         unchanged = [d.doc_id for d in latest.values() if known.get(d.doc_id, {}).get("content_hash") == d.content_hash]
         # An unchanged document may still carry leftovers of an interrupted write: retire them, redo short ones.
-        redo = set(col.reconcile(unchanged))
+        with self.locks.step():
+            redo = set(col.reconcile(unchanged))
         signatures: dict[str, Signature] = {}
         for doc in latest.values():
             if doc.doc_id in unchanged and doc.doc_id not in redo:
@@ -265,9 +309,10 @@ class Library:
             writes.append((doc, chunks, [c.text for c in chunks], vectors[at : at + len(chunks)]))
             at += len(chunks)
         # one set of Chroma calls per batch, not per document
-        col.write_documents(
-            writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, chunk_extra=chunk_extra
-        )
+        with self.locks.step():  # questions in other processes wait for this step rather than catch it half-done
+            col.write_documents(
+                writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, chunk_extra=chunk_extra
+            )
         for doc, chunks, _, _ in writes:
             report.chunks += len(chunks)
             (report.replaced if doc.doc_id in known else report.added).append(doc.doc_id)
@@ -311,8 +356,9 @@ class Library:
     ) -> list[Hit]:
         """The best k chunks for a query (`vector`: the query's embedding, when already computed)."""
         query = self.check_question(query)
-        self._require_collection(collection)
-        hits = self._searcher(collection).search(query, k or self.settings.k, filters, vector=vector)
+        k = self.settings.k if k is None else check_k(k)
+        self._read(lambda: self._require_collection(collection))
+        hits = self._read(lambda: self._searcher(collection).search(query, k, filters, vector=vector))
         if not hits:
             self._require_documents(collection)
         return hits
@@ -337,13 +383,18 @@ class Library:
 
         t0 = time.perf_counter()
         question = self.check_question(question)
+        k = self.settings.k if k is None else check_k(k)
         generator = generator or self.generator
-        self._require_collection(collection)
-        searcher = self._searcher(collection)
+        self._read(lambda: self._require_collection(collection))
         query = contextual_query(question, history)
         vector = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
-        hits = searcher.search(query, k or self.settings.k, filters, vector=vector)
+
+        def retrieve() -> tuple[Searcher, list[Hit]]:
+            searcher = self._searcher(collection)
+            return searcher, searcher.search(query, k, filters, vector=vector)
+
+        searcher, hits = self._read(retrieve)  # the library before another process's write step, or after it
         if not hits:
             self._require_documents(collection)
         t2 = time.perf_counter()
@@ -366,19 +417,18 @@ class Library:
     # -- library ------------------------------------------------------------------------------
     def sources(self, collection: str | None = None) -> list[SourceInfo]:
         """The documents in the library."""
-        if not self._exists(collection):
-            return []
-        return self.collection(collection).documents()
+        return self._read(lambda: self.collection(collection).documents() if self._exists(collection) else [])
 
     def forget(self, doc_id: str, collection: str | None = None) -> bool:
         """Remove a document; False when the library did not hold it."""
-        if not self._exists(collection):
-            return False
-        return self.collection(collection).delete_document(doc_id)
+        with self.locks.writing(), self.locks.step():
+            if not self._exists(collection):
+                return False
+            return self.collection(collection).delete_document(doc_id)
 
     def document_text(self, doc_id: str, collection: str | None = None) -> str | None:
         """A stored document's full text (what citation offsets point into)."""
-        return self.collection(collection).document_text(doc_id) if self._exists(collection) else None
+        return self._read(lambda: self.collection(collection).document_text(doc_id) if self._exists(collection) else None)
 
 
 FOLLOW_UP_TERMS = 3

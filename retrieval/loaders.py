@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.dedup import Duplicate
 from retrieval.types import Document, IngestProblem
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
@@ -17,8 +20,14 @@ SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 SAMPLE_ARTICLE = Path(__file__).parent / "data" / "belousov-beijing.txt"
 SAMPLE_DOC_ID = "sample:belousov-beijing"
 
-# Control characters other than tab and newline (carriage returns are unified first).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+# The stored text keeps one character for each character of the file (docs/offsets.md), so a
+# citation's offsets index the file too: characters that cannot be shown or stored are replaced
+# one for one, never dropped. Line breaks stay line breaks; other controls become spaces.
+REPLACED: dict[str, str] = {"\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x1c": "\n", "\x1d": "\n", "\x1e": "\n",
+                            "\x85": "\n", "\ufeff": " "}
+REPLACED |= {chr(c): " " for c in [*range(0x00, 0x09), *range(0x0E, 0x1C), 0x1F, 0x7F, *range(0x80, 0x85), *range(0x86, 0xA0)]}
+_TRANSLATE = str.maketrans(REPLACED)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -28,6 +37,20 @@ class Loaded:
 
     document: Document | None = None
     problem: IngestProblem | None = None
+    duplicate: Duplicate | None = None  # reported along with the document it concerns (or instead of it)
+
+
+@dataclass(frozen=True)
+class RepeatedId(Duplicate):
+    """A corpus line whose id an earlier line of the same corpus already used."""
+
+    line: int = 0
+    first_line: int = 0
+
+    def __str__(self) -> str:
+        where = self.source.rsplit("#", 1)[0]
+        outcome = "the later line replaces it" if self.action == "kept" else f"line {self.line} is skipped"
+        return f"{where}, line {self.line}: the id {self.doc_id!r} repeats line {self.first_line}; {outcome} (--duplicates {'keep' if self.action == 'kept' else 'skip'})."
 
 
 def is_url(raw: str) -> bool:
@@ -35,8 +58,13 @@ def is_url(raw: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", raw.strip()))
 
 
-def load_sources(inputs: list[str], max_bytes: int, fetch: Callable[[str], Loaded] | None = None) -> Iterator[Loaded]:
-    """Load every file, folder (recursively), JSONL corpus or (with `fetch`) web page named."""
+def load_sources(
+    inputs: list[str], max_bytes: int, fetch: Callable[[str], Loaded] | None = None, duplicates: str = "keep"
+) -> Iterator[Loaded]:
+    """Load every file, folder (recursively), JSONL corpus or (with `fetch`) web page named.
+
+    `duplicates` ("keep" or "skip") decides which line wins when a corpus repeats an id.
+    """
     for raw in inputs:
         if is_url(raw):
             if fetch is None:
@@ -55,11 +83,11 @@ def load_sources(inputs: list[str], max_bytes: int, fetch: Callable[[str], Loade
             elif len(files) < len(found):
                 yield Loaded(problem=IngestProblem(raw, _not_read([p for p in found if p.suffix.lower() not in SUPPORTED])))
             for file in files:
-                yield from load_file(file, max_bytes)
+                yield from load_file(file, max_bytes, duplicates=duplicates)
         elif path.suffix.lower() not in SUPPORTED:  # the same rule as for a folder's files
             yield Loaded(problem=IngestProblem(raw, f"ragbot reads only {_READ} files."))
         else:
-            yield from load_file(path, max_bytes)
+            yield from load_file(path, max_bytes, duplicates=duplicates)
 
 
 _READ = ", ".join(sorted(SUPPORTED))
@@ -78,22 +106,75 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def load_file(path: Path, max_bytes: int, doc_id: str | None = None) -> Iterator[Loaded]:
+def load_file(path: Path, max_bytes: int, doc_id: str | None = None, duplicates: str = "keep") -> Iterator[Loaded]:
     """Load one file by its suffix; unknown suffixes are read as plain text."""
-    source = str(path)
+    source = shown_path(path)
+    too_big = f"over the {max_bytes:,}-byte limit (RAGBOT_MAX_FILE_BYTES)."
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            yield Loaded(problem=IngestProblem(source, f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit (RAGBOT_MAX_FILE_BYTES)."))
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            yield Loaded(problem=IngestProblem(source, f"{_kind(info.st_mode)}, not a regular file; only regular files are read."))
             return
-        data = path.read_bytes()
+        if info.st_size > max_bytes:
+            yield Loaded(problem=IngestProblem(source, f"the file is {info.st_size:,} bytes, {too_big}"))
+            return
+        data = read_bounded(path, max_bytes)
+    except _NotRegular as exc:
+        yield Loaded(problem=IngestProblem(source, f"{exc}, not a regular file; only regular files are read."))
+        return
     except OSError as exc:
         yield Loaded(problem=IngestProblem(source, f"could not be read ({exc.strerror or exc})."))
         return
-    yield from load_bytes(path.name, data, source=str(path.resolve()), doc_id=doc_id or str(path.resolve()))
+    if data is None:
+        yield Loaded(problem=IngestProblem(source, f"the file holds more than {max_bytes:,} bytes, {too_big}"))
+        return
+    where = shown_path(path.resolve())
+    yield from load_bytes(path.name, data, source=where, doc_id=doc_id or where, duplicates=duplicates)
 
 
-def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loaded]:
+class _NotRegular(Exception):
+    """The path turned out not to be a regular file once opened; the message names what it is."""
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, as the start of a sentence."""
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return f"it is {name}"
+    return "it is a special file"
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes | None:
+    """A regular file's bytes, or None when it holds more than `max_bytes` (counted as read, not as reported).
+
+    Opened without blocking and checked again once open, so a file swapped for a pipe or a
+    device after the first check cannot hang the read or feed it forever.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _NotRegular(_kind(mode))
+        parts: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            piece = os.read(fd, min(left, 1 << 20))
+            if not piece:
+                break
+            parts.append(piece)
+            left -= len(piece)
+        return None if left <= 0 else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def shown_path(path: Path) -> str:
+    """A path as text that can be stored and printed: a byte of the name that is not UTF-8 is written as `\\xff`."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def load_bytes(name: str, data: bytes, source: str, doc_id: str, duplicates: str = "keep") -> Iterator[Loaded]:
     """Load a file's content given its name (for the suffix), source and document id."""
     suffix = Path(name).suffix.lower()
     if not data.strip():
@@ -106,13 +187,13 @@ def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loa
         yield _from_html(data, source, doc_id, fallback_title=Path(name).stem)
         return
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")  # a BOM is kept as a character (normalize makes it a space): offsets stay the file's
     except UnicodeDecodeError as exc:
         yield Loaded(problem=IngestProblem(source, f"the file is not valid UTF-8 text (bad byte at offset {exc.start})."))
         return
     text = normalize(text)
     if suffix in JSONL_SUFFIXES:
-        yield from _from_jsonl(text, source)
+        yield from _from_jsonl(text, source, duplicates)
     elif suffix in {".md", ".markdown"}:
         heading = _MD_HEADING.search(text)
         yield _document(doc_id, source, heading.group(1) if heading else _first_line_title(text, name), text)
@@ -121,9 +202,13 @@ def load_bytes(name: str, data: bytes, source: str, doc_id: str) -> Iterator[Loa
 
 
 def normalize(text: str) -> str:
-    """Unify line endings and drop control characters other than tab and newline."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text)
+    """The text with control characters, a BOM and lone surrogates replaced one for one (same length, same offsets).
+
+    A CRLF pair becomes a space and a newline; a lone surrogate (a byte that was not UTF-8,
+    escaped) becomes U+FFFD, since it cannot be stored or printed.
+    """
+    text = text.replace("\r\n", " \n").translate(_TRANSLATE)
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _first_line_title(text: str, name: str) -> str:
@@ -172,7 +257,8 @@ def _from_html(data: bytes, source: str, doc_id: str, fallback_title: str) -> Lo
     return _document(doc_id, source, extracted.title or fallback_title, normalize(extracted.text), extracted.date or None)
 
 
-def _from_jsonl(text: str, source: str) -> Iterator[Loaded]:
+def _from_jsonl(text: str, source: str, duplicates: str = "keep") -> Iterator[Loaded]:
+    first_line: dict[str, int] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -191,6 +277,13 @@ def _from_jsonl(text: str, source: str) -> Iterator[Loaded]:
         loaded = _document(doc_id, url or f"{source}#{doc_id}", title.replace("_", " "), normalize(row["text"]), published)
         if loaded.problem:
             loaded.problem.line = number
+        elif doc_id in first_line:
+            action = "skipped" if duplicates == "skip" else "kept"
+            loaded.duplicate = RepeatedId(doc_id, f"{source}#{doc_id}", doc_id, f"{source}#{doc_id}", 1.0, action, number, first_line[doc_id])
+            if action == "skipped":
+                loaded.document = None
+        else:
+            first_line[doc_id] = number
         yield loaded
 
 

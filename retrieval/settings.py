@@ -8,6 +8,21 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from retrieval.errors import RagbotError
+
+K_MIN, K_MAX = 1, 50  # passages per question: RAGBOT_K, --k, the REPL's :k and Library.search/ask all use this range
+
+
+def check_k(value: int | str) -> int:
+    """The number of passages to retrieve, or a RagbotError saying the allowed range."""
+    try:
+        k = int(str(value).strip())
+    except ValueError:
+        k = None
+    if k is None or not K_MIN <= k <= K_MAX:
+        raise RagbotError(f"The number of passages (k) must be a whole number from {K_MIN} to {K_MAX}, not {str(value).strip()!r}.")
+    return k
+
 
 def default_data_dir() -> Path:
     """The platform's user data folder for ragbot, so that the library does not depend on the working folder."""
@@ -35,6 +50,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Use a Chroma server at this URL instead of the data dir.")
     chroma_token: SecretStr | None = Field(None, description="Auth token for the Chroma server, if it needs one.")
     collection: str = Field("ragbot", description="Default collection (library) name.")
+    chroma_retry_seconds: float = Field(
+        30.0, ge=0, description="How long a question waits for a Chroma server that stopped answering before it fails."
+    )
 
     # Embedding
     embed_model: str | None = Field(
@@ -56,12 +74,12 @@ class Settings(BaseSettings):
     # Chunking and retrieval
     chunk_tokens: int = Field(200, ge=32, le=256, description="Target chunk size in model tokens (window is 256).")
     chunk_overlap_tokens: int = Field(40, ge=0, description="Overlap between neighbouring chunks, in tokens.")
-    k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    k: int = Field(5, ge=K_MIN, le=K_MAX, description="Passages retrieved per question.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
     max_file_bytes: int = Field(20_000_000, ge=1, description="Largest file accepted for ingest, in bytes.")
 
     # Fetching articles by URL
-    fetch_timeout: float = Field(15.0, gt=0, description="Seconds to wait for a web page (connect and each read).")
+    fetch_timeout: float = Field(15.0, gt=0, description="Seconds a web page may take to download in all (redirects included).")
     fetch_max_bytes: int = Field(5_000_000, ge=1, description="Largest web page fetched, in bytes.")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

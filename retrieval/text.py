@@ -60,3 +60,21 @@ def _add_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, as the keyword index sees them."""
     return _WORD.findall(text.lower())
+
+
+# Bracketed text a reader (or the verifier, or a front-end) could take for one of ragbot's `[n]`
+# markers: "[3]", "[ 3 ]", "[1, 2]", "[2-4]", "[passage 3]", "[ref. 3]". A superset of what
+# answer.verify parses as a marker, so whatever a source writes never reads as a citation.
+_PLANTED_MARKER = re.compile(
+    r"\[(\s*(?:(?:passages?|refs?\.?|sources?|citations?|notes?)\s*)?\d+(?:\s*(?:,|;|-|–|and|&)\s*\d+)*\s*)\]",
+    re.IGNORECASE,
+)
+
+
+def without_markers(text: str) -> str:
+    """Source text with every marker-like "[3]" shown as "(3)", so that only ragbot writes `[n]` markers.
+
+    The length and every other character are kept: a citation's quote stays the stored text,
+    and only what is shown as answer text or given to a model as a passage is rendered this way.
+    """
+    return _PLANTED_MARKER.sub(r"(\1)", text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from retrieval.text import without_markers
 from retrieval.types import Citation, Hit
 
 
@@ -51,5 +52,6 @@ def number(sentences: Sequence[tuple[str, Sequence[Span]]]) -> tuple[str, list[C
                 )
             if n not in marks:
                 marks.append(n)
-        parts.append(text.rstrip() + (" " + "".join(f"[{n}]" for n in marks) if marks else ""))
+        # A "[3]" written in a quoted source must not read as a marker; the citation's quote stays exact.
+        parts.append(without_markers(text.rstrip()) + (" " + "".join(f"[{n}]" for n in marks) if marks else ""))
     return " ".join(parts), citations

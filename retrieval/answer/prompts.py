@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from retrieval.answer.context import Passage
+from retrieval.text import without_markers
 from retrieval.types import CANNOT_ANSWER
 
 SYSTEM = f"""You answer questions about articles using only the numbered passages you are given.
@@ -59,7 +60,8 @@ EXAMPLES: list[tuple[list[tuple[str, str]], str, str]] = [
 
 
 def _block(n: int, title: str, text: str) -> str:
-    title = title.replace("_", " ").strip()
+    title = without_markers(title.replace("_", " ").strip())  # a source's own "[3]" is never a passage number
+    text = without_markers(text)
     return f"[{n}] {title}: {text}" if title else f"[{n}] {text}"
 
 

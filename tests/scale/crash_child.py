@@ -4,7 +4,9 @@ Usage: python -m tests.scale.crash_child DATA_DIR CORPUS MODE PAUSE_AFTER
 MODE "run" ingests freely (the parent kills it at a moment of its choosing); "after-chunks" and
 "after-registry" freeze inside the write of batch PAUSE_AFTER + 1 (earlier batches complete):
 after its new chunks are stored (registry untouched), or after the registry points at them
-(old chunks not yet deleted). The parent then kills it there.
+(old chunks not yet deleted). "forget" forgets the corpus's documents one by one, freezing in
+forget PAUSE_AFTER + 1 after its registry entry is gone and before its chunks are deleted.
+The parent then kills it there.
 """
 
 from __future__ import annotations
@@ -41,6 +43,15 @@ def main() -> None:
 
         setattr(obj, name, wrapper)
 
+    if mode == "forget":
+        import json
+
+        freeze_before(col.chunks, "delete")
+        for n, line in enumerate(Path(corpus).open(), start=1):
+            lib.forget(str(json.loads(line)["id"]))
+            print(f"forgot {n}", flush=True)
+        print("finished", flush=True)
+        return
     if mode == "after-chunks":
         freeze_before(col.docs, "upsert")
     elif mode == "after-registry":

@@ -19,6 +19,7 @@ import pytest
 
 from retrieval.embedding import Embedder
 from retrieval.library import Library
+from retrieval.locks import LibraryLocks
 from retrieval.settings import Settings
 from tests.conftest import MODELS_DIR
 from tests.scale.helpers import HashingEmbedder
@@ -37,6 +38,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tuple
     first.write_text("".join(json.dumps(r) + "\n" for r in rows))
     revised.write_text("".join(json.dumps({**r, "text": r["text"] + " (Revised edition.)"}) + "\n" for r in rows))
     return first, revised, rows
+
+
+def _lock_is_free(data_dir: Path) -> None:
+    """A writer killed with SIGKILL leaves no lock behind: the next writer goes straight in (the kernel drops it)."""
+    told: list[str] = []
+    with LibraryLocks(data_dir / "locks", notify=told.append, writer_wait=0).writing():
+        pass
+    assert told == []
 
 
 def _library(data_dir: Path, embedder: Embedder) -> Library:
@@ -89,6 +98,7 @@ def _answers(lib: Library, row: dict) -> None:
 def test_kill_at_an_arbitrary_moment(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
     first, _, rows = corpus
     lines = _run_and_kill(tmp_path / "data", first, "run", 0, kill_at_done=N_DOCS // 3)
+    _lock_is_free(tmp_path / "data")
     lib = _library(tmp_path / "data", embedder)
     registered = _check_reader_view(lib, rows)
     assert len(registered) < N_DOCS, lines[-3:]
@@ -148,3 +158,47 @@ def test_repair_cleans_what_no_ingest_will_revisit(corpus: tuple[Path, Path, lis
     assert found["orphan_chunks"] > 0
     assert lib.collection().problems() == CLEAN
     assert {s.doc_id for s in lib.sources()} == registered
+
+
+def _ingest_in_a_child(data_dir: Path, corpus: Path) -> None:
+    """A whole ingest in a child process (this one must not hold the library open while another process writes)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.scale.crash_child", str(data_dir), str(corpus), "run", "0"],
+        cwd=ROOT, capture_output=True, check=False, text=True, timeout=1200, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0 and "finished" in done.stdout, done.stderr[-2000:]
+
+
+def test_kill_while_replacing_at_an_arbitrary_moment(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
+    first, revised, rows = corpus
+    _ingest_in_a_child(tmp_path / "data", first)
+    _run_and_kill(tmp_path / "data", revised, "run", 0, kill_at_done=N_DOCS // 2)
+    _lock_is_free(tmp_path / "data")
+    lib = _library(tmp_path / "data", embedder)
+    assert len(_check_reader_view(lib, rows)) == N_DOCS  # every document still there, one version each
+    texts = lib.collection().document_texts([r["id"] for r in rows])
+    n_revised = sum("(Revised edition.)" in t for t in texts.values())
+    assert len(texts) == N_DOCS and 0 < n_revised < N_DOCS  # killed halfway: some replaced, the rest still the old version
+    report = lib.ingest([revised])
+    assert not report.problems and len(report.replaced) + len(report.unchanged) == N_DOCS
+    assert lib.collection().problems() == CLEAN
+    assert "(Revised edition.)" in (lib.document_text(rows[0]["id"]) or "")
+    _answers(lib, rows[-1])
+
+
+def test_kill_while_forgetting(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
+    first, _, rows = corpus
+    _ingest_in_a_child(tmp_path / "data", first)
+    _run_and_kill(tmp_path / "data", first, "forget", 2)  # frozen in the third forget, registry entry gone, chunks not
+    _lock_is_free(tmp_path / "data")
+    lib = _library(tmp_path / "data", embedder)
+    gone = {r["id"] for r in rows[:3]}
+    registered = _check_reader_view(lib, rows)  # hits only of registered documents
+    assert registered == {r["id"] for r in rows} - gone
+    left = lib.collection().problems()
+    assert left["orphan_chunks"] and not left["stale_chunks"] and not left["incomplete_documents"]
+    for row in rows[:3]:
+        assert all(h.doc_id != row["id"] for h in lib.search(row["text"][:200], k=5))  # a forgotten document never shows
+    assert lib.forget(rows[2]["id"]) is False  # forgetting it again finishes the job (its leftovers go)
+    assert lib.collection().problems() == CLEAN
+    assert len(lib.sources()) == N_DOCS - 3
