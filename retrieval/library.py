@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -20,7 +21,7 @@ from retrieval.keyword import question_terms
 from retrieval.loaders import Loaded, load_sources
 from retrieval.search import Filters, Searcher
 from retrieval.settings import Settings
-from retrieval.snapshot_cache import SnapshotCache
+from retrieval.keyword_index import KeywordIndex
 from retrieval.store import Collection, LibraryMissing, open_client
 from retrieval.types import CANNOT_ANSWER, Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo
 
@@ -37,6 +38,7 @@ class Library:
         self._client = client
         self._collections: dict[str, Collection] = {}
         self._searchers: dict[str, Searcher] = {}
+        self._indexes: dict[str, KeywordIndex] = {}
         self._lock = threading.RLock()
 
     # -- resources ----------------------------------------------------------------------------
@@ -67,14 +69,17 @@ class Library:
         """Load the model, open the store and build the keyword index now rather than on the first question."""
         self.embedder.embed(["warm up"])
         if self._exists(collection):
-            self._searcher(collection).keyword()
+            self._searcher(collection).sync()
 
     def collection(self, name: str | None = None, create: bool = True) -> Collection:
         """The named collection (default from settings)."""
         name = name or self.settings.collection
         with self._lock:
             if name not in self._collections:
-                self._collections[name] = Collection(self.client, name, self.embedder_identity, create=create)
+                self._collections[name] = Collection(
+                    self.client, name, self.embedder_identity, create=create, index=self._keyword_index(name),
+                    shared=bool(self.settings.chroma_url),
+                )
             return self._collections[name]
 
     def _exists(self, name: str | None) -> bool:
@@ -91,13 +96,24 @@ class Library:
         name = name or self.settings.collection
         with self._lock:
             if name not in self._searchers:
-                self._searchers[name] = Searcher(self.collection(name), self.embedder, self._snapshot_cache(name))
+                self._searchers[name] = Searcher(self.collection(name), self.embedder, self._keyword_index(name))
             return self._searchers[name]
 
-    def _snapshot_cache(self, name: str) -> SnapshotCache:
-        """Where keyword snapshots of this collection are kept between processes (in the data dir)."""
-        location = self.settings.chroma_url or str((self.settings.data_dir / "chroma").resolve())
-        return SnapshotCache(self.settings.data_dir / "keyword-cache", location, name)
+    def _keyword_index(self, name: str) -> KeywordIndex:
+        """The collection's keyword index file in the data dir (one per Chroma location and collection)."""
+        with self._lock:
+            if name not in self._indexes:
+                location = self.settings.chroma_url or str((self.settings.data_dir / "chroma").resolve())
+                key = hashlib.sha256(f"{location}|{name}".encode()).hexdigest()[:16]
+                self._indexes[name] = KeywordIndex(self.settings.data_dir / "keyword" / f"{name[:40]}-{key}.sqlite3")
+            return self._indexes[name]
+
+    def _catch_up(self, col: Collection) -> None:
+        """Bring the collection's keyword index up to date before writing (and clean up after a killed writer)."""
+        from retrieval.keyword_sync import catch_up
+
+        assert col.index is not None
+        catch_up(col.index, col, opening=True)
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(
@@ -148,6 +164,7 @@ class Library:
         started = time.perf_counter()
         report = IngestReport()
         col = self.collection(collection)
+        self._catch_up(col)
         seen = self._duplicate_index(col)
         pending: list[Document] = []
         pending_chars = 0
@@ -336,7 +353,9 @@ class Library:
         """Remove a document; False when the library did not hold it."""
         if not self._exists(collection):
             return False
-        return self.collection(collection).delete_document(doc_id)
+        col = self.collection(collection)
+        self._catch_up(col)
+        return col.delete_document(doc_id)
 
     def document_text(self, doc_id: str, collection: str | None = None) -> str | None:
         """A stored document's full text (what citation offsets point into)."""

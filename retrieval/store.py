@@ -1,9 +1,10 @@
 """Chroma, on disk or as a server: chunks with their vectors, and a registry of documents.
 
-Each library is two Chroma collections: `NAME` holds the chunks (vector, indexed text,
-metadata) and `NAME--docs` one record per document (its full text and metadata). The
-chunks collection's metadata records which embedder filled it and a version token that
-changes on every write, so keyword indexes know when to rebuild.
+Each library is three Chroma collections: `NAME` holds the chunks (vector, indexed text,
+metadata), `NAME--docs` one record per document (its full text and metadata) and `NAME--log`
+the change log (`retrieval/changelog.py`: which documents each write touched). The chunks
+collection's metadata records which embedder filled it and a version token that changes on
+every write, so a keyword index knows in one read whether it must catch up.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
+from retrieval.changelog import ChangeLog
 from retrieval.errors import RagbotError
+from retrieval.keyword_index import KeywordIndex, Row
 from retrieval.settings import Settings
 from retrieval.types import Chunk, Document, SourceInfo
 
@@ -102,6 +105,19 @@ def _text_and_meta(document: str | None, meta: Mapping[str, Any] | None) -> tupl
     return (text if isinstance(text, str) else document), out
 
 
+def _row(doc: Document, chunk: Chunk, text: str) -> Row:
+    """A chunk as the keyword index holds it."""
+    return Row(chunk.chunk_id, doc.doc_id, doc.source, doc.title, doc.published or "", chunk.start, chunk.end, chunk.ordinal, text)
+
+
+def _meta_row(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Row:
+    """A stored chunk (its text and metadata) as the keyword index holds it."""
+    return Row(
+        chunk_id, str(meta.get("doc_id")), str(meta.get("source", "")), str(meta.get("title", "")), str(meta.get("published") or ""),
+        int(meta.get("start", 0)), int(meta.get("end", 0)), int(meta.get("ordinal", 0)), text,
+    )
+
+
 class LibraryMissing(RagbotError):
     """The named library does not exist (yet)."""
 
@@ -109,10 +125,15 @@ class LibraryMissing(RagbotError):
 class Collection:
     """One library: its chunks (with vectors) and its document registry."""
 
-    def __init__(self, client: Any, name: str, embedder_identity: str, create: bool = True) -> None:
+    def __init__(
+        self, client: Any, name: str, embedder_identity: str, create: bool = True, index: KeywordIndex | None = None,
+        shared: bool = False,
+    ) -> None:
         self.name = check_name(name)
         self.client = client
         self.embedder_identity = embedder_identity
+        self.index = index  # the keyword index a write here updates at once (others catch up from the log)
+        self.shared = shared  # a Chroma server: other machines may write too
         self._lock = threading.Lock()
         try:
             if create:
@@ -136,6 +157,7 @@ class Collection:
             if not create and isinstance(exc, NotFoundError):
                 raise LibraryMissing(f"There is no library called {name!r} yet: ingest something into it first.") from exc
             raise RagbotError(f"Could not open the library {name!r}: {describe_error(exc)}") from exc
+        self.log = ChangeLog(client, name)
         stored = (self.chunks.metadata or {}).get("embedder")
         if stored and stored != embedder_identity:
             raise RagbotError(
@@ -201,6 +223,8 @@ class Collection:
         items = [it for it in items if len(it[1])]
         if not items:
             return
+        write_id = self.log.new_write()
+        intent = self.log.append("intent", write_id, [doc.doc_id for doc, *_ in items])
         ids: list[str] = []
         metas: list[dict[str, Any]] = []
         for doc, chunks, texts, _ in items:
@@ -263,7 +287,16 @@ class Collection:
         stale = [i for i in self.chunks.get(where=where, include=[])["ids"] if i not in written]
         for lo in range(0, len(stale), batch):
             self.chunks.delete(ids=stale[lo : lo + batch])
-        self._bump()
+        done = self.log.append("done", write_id, doc_ids)
+        self._bump()  # after the done event: a reader that sees this version finds the event too
+        if self.index is not None:
+            with self.index.transaction():
+                for doc, chunks, texts, _ in items:
+                    self.index.replace(doc.doc_id, doc.content_hash, [_row(doc, c, t) for c, t in zip(chunks, texts, strict=True)])
+                if not self.shared:
+                    # One writer per data dir: nothing else can have touched these documents since.
+                    # With a server another writer might have, so readers (this one too) re-read them.
+                    self.index.mark_applied([intent, done])
 
     def _max_batch(self) -> int:
         return max(1, min(getattr(self.client, "get_max_batch_size", lambda: 5000)(), 5000))
@@ -375,11 +408,118 @@ class Collection:
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks; False when it was not there."""
         known = bool(self.docs.get(ids=[doc_id], include=[])["ids"])
+        write_id = self.log.new_write()
+        intent = self.log.append("intent", write_id, [doc_id])
         self.docs.delete(ids=[doc_id])
         self.chunks.delete(where={"doc_id": doc_id})
+        done = self.log.append("done", write_id, [doc_id])
         if known:
             self._bump()
+        if self.index is not None:
+            with self.index.transaction():
+                self.index.remove([doc_id])
+                if not self.shared:
+                    self.index.mark_applied([intent, done])
         return known
+
+    # -- catching a keyword index up -------------------------------------------------------------
+    def current_rows(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[Row]] | None]:
+        """Each document's current version and rows as a keyword index should hold them (None: not in the library).
+
+        The chunks are read before the registry, as in `keep_current`: a write puts new chunks
+        in, then points the registry at them, then deletes the old ones, so a document read in
+        the middle of a write keeps one complete version (the old one until the registry moves).
+        """
+        if not doc_ids:
+            return {}
+        where: dict[str, Any] = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        got = self.chunks.get(where=where, include=["documents", "metadatas"])
+        by_doc: dict[str, dict[str, list[Row]]] = {}
+        for cid, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+            text, meta = _text_and_meta(d, m)
+            if text is None:
+                continue
+            by_doc.setdefault(str(meta.get("doc_id")), {}).setdefault(str(meta.get("version", "")), []).append(_meta_row(cid, text, meta))
+        registry = self.current_versions_of(doc_ids)
+        out: dict[str, tuple[str, list[Row]] | None] = {}
+        for doc_id in doc_ids:
+            versions = by_doc.get(doc_id, {})
+            if doc_id not in registry or not versions:
+                out[doc_id] = None
+                continue
+            current = registry[doc_id][0]
+            keep = current if current in versions else max(versions, key=lambda v: (len(versions[v]), v))
+            out[doc_id] = (keep, sorted(versions[keep], key=lambda r: r.ordinal))
+        return out
+
+    def registry_versions(self, page: int = 1000) -> dict[str, str]:
+        """Every registered document's current version (paged reads)."""
+        out: dict[str, str] = {}
+        offset = 0
+        while True:
+            got = self.docs.get(include=["metadatas"], limit=page, offset=offset)
+            out.update({i: str((m or {}).get("content_hash", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)})
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def chunk_pages(self, page: int = 2000) -> Iterable[list[tuple[str, Row]]]:
+        """Every chunk as (version, row), a page at a time (memory stays bounded)."""
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            rows = []
+            for cid, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+                text, meta = _text_and_meta(d, m)
+                if text is not None:
+                    rows.append((str(meta.get("version", "")), _meta_row(cid, text, meta)))
+            yield rows
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def retire_leftovers(self, doc_ids: Sequence[str]) -> int:
+        """Delete these documents' chunks that are not their registered version (a dead writer's); how many went."""
+        if not doc_ids:
+            return 0
+        registry = self.current_versions_of(doc_ids)
+        where: dict[str, Any] = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        got = self.chunks.get(where=where, include=["metadatas"])
+        doomed = [
+            i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if str((m or {}).get("version", "")) != registry.get(str((m or {}).get("doc_id")), ("",))[0]
+        ]
+        batch = self._max_batch()
+        for lo in range(0, len(doomed), batch):
+            self.chunks.delete(ids=doomed[lo : lo + batch])
+        return len(doomed)
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these chunks (chunks deleted meanwhile are absent)."""
+        if not chunk_ids:
+            return {}
+        from chromadb.errors import InternalError
+
+        try:
+            got = self.chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        except InternalError:  # a writer deleted some of them while Chroma read ("Error finding id")
+            return {}
+        embs = got.get("embeddings")
+        if embs is None:
+            return {}
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], embs, strict=True)}
+
+    def chunk_metas(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The stored text and metadata of these chunks (chunks deleted meanwhile are absent)."""
+        if not chunk_ids:
+            return {}
+        got = self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        out = {}
+        for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+            text, meta = _text_and_meta(d, m)
+            if text is not None:
+                out[i] = (text, meta)
+        return out
 
     def documents(self) -> list[SourceInfo]:
         """Every document in the library, oldest first."""
