@@ -219,6 +219,11 @@ class KeywordIndex:
                 self._size = int(self._db.execute("SELECT count(*) FROM chunk").fetchone()[0])
         return self._size
 
+    def chunk_ids(self) -> set[str]:
+        """Every indexed chunk id (for checks: it reads the whole table)."""
+        with self._lock:
+            return {str(r[0]) for r in self._db.execute("SELECT chunk_id FROM chunk")}
+
     def documents(self) -> int:
         """Number of indexed documents."""
         return int(self._db.execute("SELECT count(*) FROM doc").fetchone()[0])
