@@ -4,7 +4,8 @@ Usage: python -m tests.scale.crash_child DATA_DIR CORPUS MODE PAUSE_AFTER
 MODE "run" ingests freely (the parent kills it at a moment of its choosing); "after-chunks" and
 "after-registry" freeze inside the write of batch PAUSE_AFTER + 1 (earlier batches complete):
 after its new chunks are stored (registry untouched), or after the registry points at them
-(old chunks not yet deleted). The parent then kills it there.
+(old chunks not yet deleted). "after-write" freezes once Chroma holds batch PAUSE_AFTER's write
+but before the keyword index does. The parent then kills it there.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def main() -> None:
         freeze_before(col.docs, "upsert")
     elif mode == "after-registry":
         freeze_before(col.chunks, "delete")
+    elif mode == "after-write":
+        assert col.index is not None
+        freeze_before(col.index, "transaction")  # the first call catches up before ingesting
 
     def progress(n: int, _total: int | None) -> None:
         print(f"done {n}", flush=True)
