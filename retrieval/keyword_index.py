@@ -3,9 +3,10 @@
 FTS5 keeps the postings and ranks with its bm25(); ragbot keeps its own analysis (Snowball
 stems, stopwords, the title header line, `retrieval/keyword.py`) by indexing the analysed terms,
 one token each, in a contentless table. Beside it a plain table holds what a hit shows (text,
-offsets, title, source, date) so a search needs no Chroma read for them, and one row per
+offsets, title, source, date) so a search needs no Chroma read for them; for a local library
+also each chunk's sentence vectors (int8, `retrieval/sentences.py`), their only copy; and one row per
 document with its indexed version (the registry's content hash), which is what catching up
-and reconciling compare. Chunk and sentence vectors stay in Chroma only.
+and reconciling compare. Chunk vectors stay in Chroma only.
 
 Several processes may share the file (WAL mode): each write is one transaction.
 """
@@ -17,7 +18,7 @@ import math
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from retrieval.changelog import Event
 from retrieval.chunking import indexed_text
 from retrieval.keyword import terms
 
-FORMAT = "1"  # bump when the analysis or the schema changes: an index of another format is rebuilt
+FORMAT = "2"  # bump when the analysis or the schema changes: an index of another format is rebuilt
 _PLAIN = re.compile(r"[a-z0-9_]+")
 _CACHE_KIB = 64 * 1024  # SQLite page cache per connection: memory stays bounded whatever the library's size
 
@@ -71,6 +72,7 @@ CREATE INDEX IF NOT EXISTS chunk_doc ON chunk(doc_id);
 CREATE TABLE IF NOT EXISTS doc(doc_id TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(terms, content='', tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
 CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, 'row');
+CREATE TABLE IF NOT EXISTS sentence(rowid INTEGER PRIMARY KEY, vecs BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS applied(event_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending(write_id TEXT PRIMARY KEY, event TEXT NOT NULL) WITHOUT ROWID;
@@ -125,7 +127,7 @@ class KeywordIndex:
             self._size = None
 
     def _clear(self) -> None:
-        for table in ("chunk", "doc", "applied", "pending", "state"):
+        for table in ("chunk", "sentence", "doc", "applied", "pending", "state"):
             self._db.execute(f"DELETE FROM {table}")
         self._db.execute("INSERT INTO fts(fts) VALUES('delete-all')")
 
@@ -151,11 +153,12 @@ class KeywordIndex:
             for rowid, title, text in db.execute("SELECT rowid, title, text FROM chunk WHERE doc_id = ?", (doc_id,)).fetchall():
                 # A contentless table forgets a row when told the tokens it was indexed with.
                 db.execute("INSERT INTO fts(fts, rowid, terms) VALUES('delete', ?, ?)", (rowid, chunk_tokens(title, text)))
+                db.execute("DELETE FROM sentence WHERE rowid = ?", (rowid,))
             db.execute("DELETE FROM chunk WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM doc WHERE doc_id = ?", (doc_id,))
 
-    def replace(self, doc_id: str, version: str, rows: Sequence[Row]) -> None:
-        """Make these rows the document's only chunks (inside the caller's transaction)."""
+    def replace(self, doc_id: str, version: str, rows: Sequence[Row], sentences: Mapping[str, bytes] | None = None) -> None:
+        """Make these rows the document's only chunks, with their sentence vectors if given (inside the caller's transaction)."""
         self.remove([doc_id])
         db = self._db
         for r in rows:
@@ -164,6 +167,9 @@ class KeywordIndex:
                 (r.chunk_id, r.doc_id, r.source, r.title, r.published, r.start, r.end, r.ordinal, r.text),
             )
             db.execute("INSERT INTO fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, chunk_tokens(r.title, r.text)))
+            blob = (sentences or {}).get(r.chunk_id)
+            if blob is not None:
+                db.execute("INSERT INTO sentence(rowid, vecs) VALUES(?, ?)", (cur.lastrowid, blob))
         db.execute("INSERT INTO doc(doc_id, version) VALUES(?, ?)", (doc_id, version))
 
     def add(self, doc_id: str, version: str, rows: Sequence[Row]) -> None:
@@ -257,6 +263,15 @@ class KeywordIndex:
                 for r in self._db.execute(q, part):
                     out[str(r[0])] = Row(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]), str(r[8]))
         return out
+
+    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored sentence vectors of these chunks (`retrieval.sentences.to_bytes`; chunks without them are absent)."""
+        if not chunk_ids:
+            return {}
+        q = (f"SELECT c.chunk_id, s.vecs FROM chunk c JOIN sentence s ON s.rowid = c.rowid "
+             f"WHERE c.chunk_id IN ({','.join('?' * len(chunk_ids))})")
+        with self._lock:
+            return {str(c): bytes(v) for c, v in self._db.execute(q, list(chunk_ids))}
 
     def idf(self, term: str) -> float:
         """Lucene's idf of an analysed term from its document frequency (always positive; largest for an unseen term)."""

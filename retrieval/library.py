@@ -235,7 +235,7 @@ class Library:
         pairs = [(d.title, c.text) for d, chunks in chunked for c in chunks]
         vectors, sentence_vectors = self._embed_in_slices(pairs, on_embedded) if pairs else (None, [])
         chunk_ids = [c.chunk_id for _, chunks in chunked for c in chunks]
-        chunk_extra = {cid: sentences.metadata(v) for cid, v in zip(chunk_ids, sentence_vectors, strict=True)}
+        per_chunk = dict(zip(chunk_ids, sentence_vectors, strict=True))
         at = 0
         writes = []
         for doc, chunks in chunked:
@@ -248,7 +248,7 @@ class Library:
             at += len(chunks)
         # one set of Chroma calls per batch, not per document
         col.write_documents(
-            writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, chunk_extra=chunk_extra
+            writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, sentence_vectors=per_chunk
         )
         for doc, chunks, _, _ in writes:
             report.chunks += len(chunks)

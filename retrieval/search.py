@@ -100,9 +100,15 @@ class Searcher:
     def sentence_vectors(self, hit: Hit) -> np.ndarray | None:
         """The hit's stored sentence vectors (one row per sentence of its text), if Chroma has them for this text."""
         if hit.chunk_id not in self._sentences:
+            # One read for all the last search's hits: the composer asks for each in turn.
             wanted = list(dict.fromkeys([hit.chunk_id] + [h.chunk_id for h in self._last_hits]))
-            got = self.collection.chunk_metas(wanted)
-            for cid in wanted:
+            local = self.index.sentences(wanted)
+            rows = self.index.rows([c for c in wanted if c in local])
+            for cid, blob in local.items():
+                self._sentences[cid] = (rows[cid].text if cid in rows else "", sentences.from_bytes(blob, self.embedder.dim))
+            rest = [c for c in wanted if c not in local]
+            got = self.collection.chunk_metas(rest) if rest else {}  # a server's, or an older library's
+            for cid in rest:
                 text, meta = got.get(cid, ("", {}))
                 self._sentences[cid] = (text, sentences.decode(meta, self.embedder.dim))
         text, vecs = self._sentences[hit.chunk_id]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval import sentences
 from retrieval.changelog import ChangeLog
 from retrieval.errors import RagbotError
 from retrieval.keyword_index import KeywordIndex, Row
@@ -211,11 +212,12 @@ class Collection:
         self,
         items: Sequence[tuple[Document, Sequence[Chunk], Sequence[str], np.ndarray]],
         registry_extra: Mapping[str, Mapping[str, Any]] | None = None,
-        chunk_extra: Mapping[str, Mapping[str, Any]] | None = None,
+        sentence_vectors: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Write several documents at once: new chunks, then the registry, then retire old versions.
 
-        `registry_extra` adds metadata per document, `chunk_extra` per chunk (its sentence vectors).
+        `registry_extra` adds metadata per document; `sentence_vectors` (per chunk id) go to the
+        keyword index for a local library, into the chunks' metadata on a server (every process reads them there).
 
         The same steps as one document at a time, but a handful of Chroma calls per batch instead
         of five per document (each Chroma write is its own SQLite transaction).
@@ -223,6 +225,9 @@ class Collection:
         items = [it for it in items if len(it[1])]
         if not items:
             return
+        local_sentences = self.index is not None and not self.shared
+        blobs = {cid: sentences.to_bytes(v) for cid, v in (sentence_vectors or {}).items()} if local_sentences else {}
+        chunk_extra = {} if local_sentences else {cid: sentences.metadata(v) for cid, v in (sentence_vectors or {}).items()}
         write_id = self.log.new_write()
         intent = self.log.append("intent", write_id, [doc.doc_id for doc, *_ in items])
         ids: list[str] = []
@@ -241,7 +246,7 @@ class Collection:
                     "version": version,
                     "published": doc.published or "",
                     TEXT_KEY: text,
-                    **(chunk_extra or {}).get(c.chunk_id, {}),
+                    **chunk_extra.get(c.chunk_id, {}),
                 }
                 for c, text in zip(chunks, texts, strict=True)
             ]
@@ -292,7 +297,8 @@ class Collection:
         if self.index is not None:
             with self.index.transaction():
                 for doc, chunks, texts, _ in items:
-                    self.index.replace(doc.doc_id, doc.content_hash, [_row(doc, c, t) for c, t in zip(chunks, texts, strict=True)])
+                    rows = [_row(doc, c, t) for c, t in zip(chunks, texts, strict=True)]
+                    self.index.replace(doc.doc_id, doc.content_hash, rows, blobs)
                 if not self.shared:
                     # One writer per data dir: nothing else can have touched these documents since.
                     # With a server another writer might have, so readers (this one too) re-read them.
