@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -313,34 +312,6 @@ class Collection:
         got = self.docs.get(include=["metadatas"])
         return {i: (str((m or {}).get("content_hash", "")), int((m or {}).get("chunks", 0))) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
-    def keep_current(
-        self, ids: list[str], texts: list[str], metas: list[dict[str, Any]]
-    ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """The rows of one version per document: the registry's, else the only one present.
-
-        Call it with rows read *before* the registry: a write puts new chunks in, then points the
-        registry at them, then deletes the old ones. Rows of a document the registry does not know
-        (an ingest in progress or killed, a forget in progress) are left out; a document whose
-        registered version is not among the rows (rows read before the write) keeps the version
-        the rows hold, so it never vanishes and never shows two versions.
-        """
-        registry = self.current_versions()
-        present: dict[str, dict[str, int]] = {}
-        for m in metas:
-            versions = present.setdefault(str(m.get("doc_id")), {})
-            v = str(m.get("version", ""))
-            versions[v] = versions.get(v, 0) + 1
-        keep: dict[str, str] = {}
-        for doc_id, versions in present.items():
-            if doc_id not in registry:
-                continue
-            current = registry[doc_id][0]
-            keep[doc_id] = current if current in versions else max(versions, key=lambda v: (versions[v], v))
-        rows = [n for n, m in enumerate(metas) if keep.get(str(m.get("doc_id"))) == str(m.get("version", ""))]
-        if len(rows) == len(ids):
-            return ids, texts, metas
-        return [ids[n] for n in rows], [texts[n] for n in rows], [metas[n] for n in rows]
-
     def problems(self) -> dict[str, list[str]]:
         """What an interrupted write left behind: orphan and stale chunk ids, documents lacking chunks."""
         registry = self.current_versions()
@@ -432,7 +403,7 @@ class Collection:
     def current_rows(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[Row]] | None]:
         """Each document's current version and rows as a keyword index should hold them (None: not in the library).
 
-        The chunks are read before the registry, as in `keep_current`: a write puts new chunks
+        The chunks are read before the registry: a write puts new chunks
         in, then points the registry at them, then deletes the old ones, so a document read in
         the middle of a write keeps one complete version (the old one until the registry moves).
         """
@@ -575,24 +546,6 @@ class Collection:
         """Every chunk's id, indexed text and metadata (paged reads)."""
         ids, texts, metas, _ = self._all_chunks(page, vectors=False)
         return ids, texts, metas
-
-    def all_chunks_with_vectors(self, page: int = 5000, attempts: int = 8) -> tuple[list[str], list[str], list[dict[str, Any]], np.ndarray]:
-        """Every chunk's id, text, metadata and vector (one float32 row each).
-
-        Reading vectors while another writer deletes chunks can fail inside Chroma ("Error
-        finding id"): the read is repeated once the delete has had a moment to finish.
-        """
-        from chromadb.errors import InternalError
-
-        for attempt in range(attempts):
-            try:
-                ids, texts, metas, vecs = self._all_chunks(page, vectors=True)
-                break
-            except InternalError:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.01 * 2**attempt)
-        return ids, texts, metas, np.asarray(vecs, dtype=np.float32).reshape(len(ids), -1) if ids else np.zeros((0, 0), np.float32)
 
     def _all_chunks(self, page: int, vectors: bool) -> tuple[list[str], list[str], list[dict[str, Any]], list[Any]]:
         ids: list[str] = []
