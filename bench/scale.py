@@ -199,17 +199,22 @@ def measure(data_dir: Path, real: bool, n_articles: int, repeats: int) -> dict[s
     }
 
 
-def run_size(size: int, real: bool, work: Path, repeats: int, colds: int) -> dict[str, Any]:
+def run_size(size: int, real: bool, work: Path, repeats: int, colds: int, reuse: bool = False) -> dict[str, Any]:
     """Ingest about `size` chunks into a fresh data dir and measure it."""
     data_dir = work / f"lib-{size}"
-    shutil.rmtree(data_dir, ignore_errors=True)
     n_articles = max(10, int(size / CHUNKS_PER_ARTICLE))
-    lib = _library(data_dir, real)
-    t = time.perf_counter()
-    report = lib.ingest_documents(articles(n_articles), duplicates="keep")
-    ingest_s = time.perf_counter() - t
-    chunks = report.chunks
-    del lib
+    done = data_dir / "bench-ingest.json"
+    if reuse and done.exists():
+        chunks, ingest_s = json.loads(done.read_text())
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        lib = _library(data_dir, real)
+        t = time.perf_counter()
+        report = lib.ingest_documents(articles(n_articles), duplicates="keep")
+        ingest_s = time.perf_counter() - t
+        chunks = report.chunks
+        del lib
+        done.write_text(json.dumps([chunks, ingest_s]))
     disk = _disk(data_dir)
     runs = []
     for _ in range(colds):
@@ -283,6 +288,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=40, help="warm questions per process")
     parser.add_argument("--colds", type=int, default=3, help="fresh processes per size (cold figures are their median)")
     parser.add_argument("--work", type=Path, help="where the data dirs go (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="measure the libraries already ingested in --work (ingest figures from then)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
@@ -295,7 +301,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="ragbot-scale-"))
     rows = []
     for size in args.sizes:
-        rows.append(run_size(size, size <= args.real_up_to, work, args.repeats, args.colds))
+        rows.append(run_size(size, size <= args.real_up_to, work, args.repeats, args.colds, args.reuse))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         if args.json:
             args.json.write_text(json.dumps(rows, indent=1))

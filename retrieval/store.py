@@ -105,6 +105,20 @@ def _text_and_meta(document: str | None, meta: Mapping[str, Any] | None) -> tupl
     return (text if isinstance(text, str) else document), out
 
 
+def _get_all(col: Any, include: list[str], page: int = 2000) -> dict[str, list[Any]]:
+    """Every row of a Chroma collection, read a page at a time (one huge read overflows SQLite's variable limit)."""
+    out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+    offset = 0
+    while True:
+        got = col.get(include=include, limit=page, offset=offset)
+        out["ids"] += got["ids"]
+        for k in include:
+            out[k] += list(got.get(k) or [])
+        if len(got["ids"]) < page:
+            return out
+        offset += page
+
+
 def _row(doc: Document, chunk: Chunk, text: str) -> Row:
     """A chunk as the keyword index holds it."""
     return Row(chunk.chunk_id, doc.doc_id, doc.source, doc.title, doc.published or "", chunk.start, chunk.end, chunk.ordinal, text)
@@ -309,13 +323,13 @@ class Collection:
     # -- consistency: readers see one complete version per document; crashes leave nothing behind --
     def current_versions(self) -> dict[str, tuple[str, int]]:
         """Every registered document's current version and chunk count."""
-        got = self.docs.get(include=["metadatas"])
+        got = _get_all(self.docs, ["metadatas"])
         return {i: (str((m or {}).get("content_hash", "")), int((m or {}).get("chunks", 0))) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
     def problems(self) -> dict[str, list[str]]:
         """What an interrupted write left behind: orphan and stale chunk ids, documents lacking chunks."""
         registry = self.current_versions()
-        got = self.chunks.get(include=["metadatas"])
+        got = _get_all(self.chunks, ["metadatas"])
         orphans: list[str] = []
         stale: list[str] = []
         have: dict[str, int] = {}
@@ -379,7 +393,7 @@ class Collection:
 
     def registry_meta(self, key: str) -> dict[str, str]:
         """One metadata field of every registered document (documents without it are absent)."""
-        got = self.docs.get(include=["metadatas"])
+        got = _get_all(self.docs, ["metadatas"])
         return {i: str(m[key]) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True) if m and key in m}
 
     def delete_document(self, doc_id: str) -> bool:
@@ -500,7 +514,7 @@ class Collection:
 
     def documents(self) -> list[SourceInfo]:
         """Every document in the library, oldest first."""
-        got = self.docs.get(include=["metadatas"])
+        got = _get_all(self.docs, ["metadatas"])
         out = [
             SourceInfo(
                 doc_id=i,
