@@ -326,7 +326,7 @@ class Library:
         t1 = time.perf_counter()
         hits = searcher.search(query, k or self.settings.k, filters, vector=vector)
         t2 = time.perf_counter()
-        idf = searcher.idf()  # the snapshot this search used
+        idf = searcher.idf()  # document frequencies from the keyword index
         if generator == "extractive":
             answer = compose(query, hits, self.embedder, idf, vector, searcher.sentence_vectors)
             answer.question = question

@@ -271,8 +271,8 @@ class Collection:
                 embeddings=vectors[lo : lo + batch],
                 metadatas=metas[lo : lo + batch],
             )
-        # A new version token after each step: a reader's keyword index built before a step (in
-        # this process, another one, or a snapshot cache) is never used after it. Its rows then
+        # A new version token after each step: a reader's keyword index caught up before a step
+        # (in this process or another one) looks at the change log again after it. Its rows then
         # always exist, so a document cannot vanish between the delete and the final bump.
         self._bump()
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
