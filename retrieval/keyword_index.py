@@ -88,7 +88,7 @@ class KeywordIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
-        self._idf: dict[str, float] = {}
+        self._df: dict[str, int] = {}
         self._size: int | None = None
         db = self._db
         db.execute("PRAGMA journal_mode=WAL")
@@ -123,7 +123,7 @@ class KeywordIndex:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            self._idf.clear()
+            self._df.clear()
             self._size = None
 
     def _clear(self) -> None:
@@ -238,20 +238,30 @@ class KeywordIndex:
         """The best `limit` chunks by BM25 for these analysed terms: (chunk_id, score > 0), best first.
 
         A repeated term counts again. `allows(source, published)` restricts the chunks searched.
+        Terms in more than half the chunks are left out of the match when others remain: FTS5's
+        bm25() gives them an idf of 1e-6, so they cannot move the ranking, but scoring their
+        long postings was most of a search's time in a large library.
         """
         if not query_terms:
             return []
-        match = " OR ".join(f'"{token(t)}"' for t in query_terms)
+        n = len(self)
+        kept = [t for t in query_terms if self.doc_frequency(t) <= n / 2]
+        match = " OR ".join(f'"{token(t)}"' for t in (kept or query_terms))
         with self._lock:
             if allows is None:
-                sql = "SELECT c.chunk_id, -bm25(fts) FROM fts JOIN chunk c ON c.rowid = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ?"
-                got = self._db.execute(sql, (match, limit)).fetchall()
-            else:
-                self._db.create_function("ragbot_allows", 2, allows, deterministic=True)
-                sql = ("SELECT c.chunk_id, -bm25(fts) FROM fts JOIN chunk c ON c.rowid = fts.rowid "
-                       "WHERE fts MATCH ? AND ragbot_allows(c.source, c.published) ORDER BY rank LIMIT ?")
-                got = self._db.execute(sql, (match, limit)).fetchall()
-        return [(str(c), float(s)) for c, s in got if s > 0]
+                sql = "SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
+                found = [(int(r), float(x)) for r, x in self._db.execute(sql, (match, limit)) if x > 0]
+                if not found:
+                    return []
+                ids = dict(self._db.execute(
+                    f"SELECT rowid, chunk_id FROM chunk WHERE rowid IN ({','.join('?' * len(found))})", [r for r, _ in found]
+                ).fetchall())
+                return [(str(ids[r]), x) for r, x in found if r in ids]
+            self._db.create_function("ragbot_allows", 2, allows, deterministic=True)
+            sql = ("SELECT c.chunk_id, -bm25(fts) FROM fts JOIN chunk c ON c.rowid = fts.rowid "
+                   "WHERE fts MATCH ? AND ragbot_allows(c.source, c.published) ORDER BY rank LIMIT ?")
+            got = self._db.execute(sql, (match, limit)).fetchall()
+        return [(str(c), float(x)) for c, x in got if x > 0]
 
     def rows(self, chunk_ids: Sequence[str]) -> dict[str, Row]:
         """The indexed rows of these chunks (chunks the index does not hold are absent)."""
@@ -273,13 +283,16 @@ class KeywordIndex:
         with self._lock:
             return {str(c): bytes(v) for c, v in self._db.execute(q, list(chunk_ids))}
 
-    def idf(self, term: str) -> float:
-        """Lucene's idf of an analysed term from its document frequency (always positive; largest for an unseen term)."""
-        got = self._idf.get(term)
+    def doc_frequency(self, term: str) -> int:
+        """How many chunks contain an analysed term."""
+        got = self._df.get(term)
         if got is None:
             with self._lock:
                 row = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (token(term),)).fetchone()
-            df = int(row[0]) if row else 0
-            n = max(1, len(self))
-            got = self._idf[term] = math.log1p((n - df + 0.5) / (df + 0.5))
+            got = self._df[term] = int(row[0]) if row else 0
         return got
+
+    def idf(self, term: str) -> float:
+        """Lucene's idf of an analysed term from its document frequency (always positive; largest for an unseen term)."""
+        df = self.doc_frequency(term)
+        return math.log1p((max(1, len(self)) - df + 0.5) / (df + 0.5))
