@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.evaluate import read_questions
+from retrieval.keyword import terms
 from retrieval.library import Library
 
 
@@ -54,12 +55,22 @@ def main() -> None:
     got = col.chunks.get(include=["embeddings", "metadatas"])
     vectors = np.asarray(got["embeddings"], dtype=np.float32)
     chunk_doc = np.array([m["doc_id"] for m in got["metadatas"]])
-    snap = lib._searcher(args.collection).keyword()
-    kw_rows = np.array([snap.row_of[c] for c in got["ids"]])  # keyword rows in the order of `vectors`
+    lib._searcher(args.collection).sync()
+    index = col.index
+    assert index is not None
+    position = {c: n for n, c in enumerate(got["ids"])}
+
+    def bm25_scores(question: str) -> np.ndarray:
+        """BM25 (the keyword index's FTS5 ranking) of every chunk, in the order of `vectors` (0: no match)."""
+        out = np.zeros(len(position))
+        for cid, score in index.search(terms(question), 1000):
+            if cid in position:
+                out[position[cid]] = score
+        return out
 
     questions = [q.question for q in items]
     dense = lib.embedder.embed(questions) @ vectors.T  # one batch: see query_vectors below
-    bm25 = np.stack([snap.index.scores(q)[kw_rows] for q in questions])
+    bm25 = np.stack([bm25_scores(q) for q in questions])
     rrf = 1 / (60 + _ranks(dense)) + 1 / (60 + _ranks(bm25))
     gold = [q.gold_passage_id or "" for q in items]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -22,8 +23,8 @@ from retrieval.loaders import Loaded, load_sources
 from retrieval.locks import LibraryLocks, NoLocks
 from retrieval.recovery import forget_shared_system, read_with_recovery, shown_url
 from retrieval.search import Filters, Searcher
+from retrieval.keyword_index import KeywordIndex
 from retrieval.settings import Settings, check_k
-from retrieval.snapshot_cache import SnapshotCache
 from retrieval.store import Collection, LibraryMissing, open_client
 from retrieval.text import words
 from retrieval.types import Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo, Turn
@@ -49,6 +50,7 @@ class Library:
         self.locks = NoLocks() if self.settings.chroma_url else LibraryLocks(self.settings.data_dir / "locks", self._notify)
         self._collections: dict[str, Collection] = {}
         self._searchers: dict[str, Searcher] = {}
+        self._indexes: dict[str, KeywordIndex] = {}
         self._lock = threading.RLock()
         self._generator: tuple[str, str | None] | None = None
 
@@ -120,7 +122,7 @@ class Library:
         """Load the models, open the store and build the keyword index now rather than on the first question."""
         self.embedder.embed(["warm up"])
         if self._exists(collection):
-            self._searcher(collection).keyword()
+            self._searcher(collection).sync()
         if self.generator == "llamacpp":
             from retrieval.answer.prompts import prefix
             from retrieval.llm import chat_model
@@ -132,7 +134,10 @@ class Library:
         name = name or self.settings.collection
         with self._lock:
             if name not in self._collections:
-                self._collections[name] = Collection(self.client, name, self.embedder_identity, create=create)
+                self._collections[name] = Collection(
+                    self.client, name, self.embedder_identity, create=create, index=self._keyword_index(name),
+                    shared=bool(self.settings.chroma_url),
+                )
             return self._collections[name]
 
     def _exists(self, name: str | None) -> bool:
@@ -159,13 +164,24 @@ class Library:
         name = name or self.settings.collection
         with self._lock:
             if name not in self._searchers:
-                self._searchers[name] = Searcher(self.collection(name), self.embedder, self._snapshot_cache(name))
+                self._searchers[name] = Searcher(self.collection(name), self.embedder, self._keyword_index(name))
             return self._searchers[name]
 
-    def _snapshot_cache(self, name: str) -> SnapshotCache:
-        """Where keyword snapshots of this collection are kept between processes (in the data dir)."""
-        location = self.settings.chroma_url or str((self.settings.data_dir / "chroma").resolve())
-        return SnapshotCache(self.settings.data_dir / "keyword-cache", location, name)
+    def _keyword_index(self, name: str) -> KeywordIndex:
+        """The collection's keyword index file in the data dir (one per Chroma location and collection)."""
+        with self._lock:
+            if name not in self._indexes:
+                location = self.settings.chroma_url or str((self.settings.data_dir / "chroma").resolve())
+                key = hashlib.sha256(f"{location}|{name}".encode()).hexdigest()[:16]
+                self._indexes[name] = KeywordIndex(self.settings.data_dir / "keyword" / f"{name[:40]}-{key}.sqlite3")
+            return self._indexes[name]
+
+    def _catch_up(self, col: Collection) -> None:
+        """Bring the collection's keyword index up to date before writing (and clean up after a killed writer)."""
+        from retrieval.keyword_sync import catch_up
+
+        assert col.index is not None
+        catch_up(col.index, col, opening=True)
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(
@@ -224,6 +240,7 @@ class Library:
         started = time.perf_counter()
         report = IngestReport()
         col = self.collection(collection)
+        self._catch_up(col)
         seen = self._duplicate_index(col)
         pending: list[Document] = []
         pending_chars = 0
@@ -297,7 +314,7 @@ class Library:
         pairs = [(d.title, c.text) for d, chunks in chunked for c in chunks]
         vectors, sentence_vectors = self._embed_in_slices(pairs, on_embedded) if pairs else (None, [])
         chunk_ids = [c.chunk_id for _, chunks in chunked for c in chunks]
-        chunk_extra = {cid: sentences.metadata(v) for cid, v in zip(chunk_ids, sentence_vectors, strict=True)}
+        per_chunk = dict(zip(chunk_ids, sentence_vectors, strict=True))
         at = 0
         writes = []
         for doc, chunks in chunked:
@@ -311,7 +328,7 @@ class Library:
         # one set of Chroma calls per batch, not per document
         with self.locks.step():  # questions in other processes wait for this step rather than catch it half-done
             col.write_documents(
-                writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, chunk_extra=chunk_extra
+                writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, sentence_vectors=per_chunk
             )
         for doc, chunks, _, _ in writes:
             report.chunks += len(chunks)
@@ -398,7 +415,7 @@ class Library:
         if not hits:
             self._require_documents(collection)
         t2 = time.perf_counter()
-        idf = searcher.idf()  # the snapshot this search used
+        idf = searcher.idf()  # document frequencies from the keyword index
         if generator == "extractive":
             answer = compose(query, hits, self.embedder, idf, vector, searcher.sentence_vectors)
             answer.question = question
@@ -424,7 +441,9 @@ class Library:
         with self.locks.writing(), self.locks.step():
             if not self._exists(collection):
                 return False
-            return self.collection(collection).delete_document(doc_id)
+            col = self.collection(collection)
+            self._catch_up(col)
+            return col.delete_document(doc_id)
 
     def document_text(self, doc_id: str, collection: str | None = None) -> str | None:
         """A stored document's full text (what citation offsets point into)."""

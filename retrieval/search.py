@@ -13,8 +13,9 @@ from retrieval import sentences
 from retrieval.chunking import indexed_text
 from retrieval.embedding import Embedder
 from retrieval.errors import RagbotError
-from retrieval.keyword import BM25Index, coverage, question_terms, terms
-from retrieval.snapshot_cache import SnapshotCache
+from retrieval.keyword import coverage, question_terms, terms
+from retrieval.keyword_index import KeywordIndex, Row
+from retrieval.keyword_sync import catch_up
 from retrieval.store import Collection
 from retrieval.types import Hit
 
@@ -48,21 +49,6 @@ class Filters:
         return bool(self.source or self.since)
 
 
-@dataclass
-class KeywordSnapshot:
-    """The keyword index of one collection version, with the chunk rows (and vectors) it indexes."""
-
-    version: str
-    index: BM25Index
-    ids: list[str]
-    texts: list[str]
-    metas: list[dict[str, Any]]
-    row_of: dict[str, int]
-    terms: list[frozenset[str]]
-    sentences: list[np.ndarray | None]  # each row's stored sentence vectors (float16), see retrieval/sentences.py
-    vectors: np.ndarray  # each row's chunk vector: keyword candidates are scored without a Chroma read
-
-
 # Query-adaptive fusion (fitted in README "Retrieval quality"): the dense weight falls linearly
 # from 1 (no query term found by the best keyword match) to DENSE_FLOOR (every term found).
 DENSE_FLOOR = 0.4
@@ -75,132 +61,125 @@ def dense_weight(coverage: float) -> float:
 
 
 def _normalise(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Min-max scale against the best `POOL` scores of a ranking (its best is 1, its POOL-th is 0)."""
+    """Scale scores into [0, 1] against a ranking's best `POOL` scores (its best is 1, its POOL-th 0, lower ones 0).
+
+    When the reference has no spread (one keyword match, or equal scores), a score as good as
+    its best is 1 and the others are their share of it: no division by a vanishing range.
+    """
     if reference.size == 0:
-        return np.zeros_like(scores)
+        return np.zeros_like(scores, dtype=np.float64)
     hi, lo = float(reference.max()), float(reference.min())
-    return (scores - lo) / max(hi - lo, 1e-9)
+    if hi - lo > 1e-6 * max(abs(hi), 1.0):
+        out = (scores - lo) / (hi - lo)
+    elif hi > 0:
+        out = scores / hi
+    else:
+        out = (scores >= hi).astype(np.float64)
+    return np.clip(np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
 
 class Searcher:
-    """Retrieves from one collection; keeps its keyword index in step with the collection's version."""
+    """Retrieves from one collection: dense from Chroma, keyword from its on-disk index, kept caught up."""
 
-    def __init__(self, collection: Collection, embedder: Embedder, cache: SnapshotCache | None = None) -> None:
+    def __init__(self, collection: Collection, embedder: Embedder, index: KeywordIndex) -> None:
         self.collection = collection
         self.embedder = embedder
-        self.cache = cache  # keyword snapshots on disk, so a fresh process need not rebuild them
-        self._snapshot: KeywordSnapshot | None = None
+        self.index = index
+        self._opened = False
         self._lock = threading.Lock()
+        self._sentences: dict[str, tuple[str, np.ndarray | None]] = {}
+        self._last_hits: list[Hit] = []
 
-    def keyword(self) -> KeywordSnapshot:
-        """The keyword index for the collection as it is now (rebuilt when its version changed)."""
-        version = self.collection.version()
+    def sync(self) -> str:
+        """Bring the keyword index up to the collection's version (the first call also reconciles); that version."""
         with self._lock:
-            if (self._snapshot is None or self._snapshot.version != version) and self.cache:
-                self._snapshot = self.cache.load(version) or self._snapshot
-            if self._snapshot is None or self._snapshot.version != version:
-                # One complete version per document, even while another process re-ingests it.
-                all_ids, all_texts, all_metas, all_vecs = self.collection.all_chunks_with_vectors()
-                ids, texts, metas = self.collection.keep_current(all_ids, all_texts, all_metas)
-                position = {c: n for n, c in enumerate(all_ids)}
-                vectors = all_vecs[[position[c] for c in ids]] if ids else np.zeros((0, self.embedder.dim), np.float32)
-                indexed = [indexed_text(str(m.get("title", "")), t) for t, m in zip(texts, metas, strict=True)]
-                stored = [sentences.decode(m, self.embedder.dim) for m in metas]
-                for m in metas:  # the vectors live in `stored`; metas stay small
-                    m.pop(sentences.KEY, None)
-                    m.pop(sentences.FORMAT_KEY, None)
-                self._snapshot = KeywordSnapshot(
-                    version, BM25Index(indexed), ids, texts, metas, {c: i for i, c in enumerate(ids)},
-                    [frozenset(terms(t)) for t in indexed], stored, vectors,
-                )
-                if self.cache:
-                    self.cache.save(self._snapshot)
-            return self._snapshot
+            opening, self._opened = not self._opened, True
+            self._sentences.clear()
+            return catch_up(self.index, self.collection, opening=opening)
 
     def sentence_vectors(self, hit: Hit) -> np.ndarray | None:
-        """The hit's stored sentence vectors (one row per sentence of its text), if the snapshot has them."""
-        snap = self._snapshot
-        row = snap.row_of.get(hit.chunk_id) if snap else None
-        if snap is None or row is None or snap.texts[row] != hit.text:
-            return None
-        vecs = snap.sentences[row]
-        return None if vecs is None else vecs.astype(np.float32)
+        """The hit's stored sentence vectors (one row per sentence of its text), if Chroma has them for this text."""
+        if hit.chunk_id not in self._sentences:
+            # One read for all the last search's hits: the composer asks for each in turn.
+            wanted = list(dict.fromkeys([hit.chunk_id] + [h.chunk_id for h in self._last_hits]))
+            local = self.index.sentences(wanted)
+            rows = self.index.rows([c for c in wanted if c in local])
+            for cid, blob in local.items():
+                self._sentences[cid] = (rows[cid].text if cid in rows else "", sentences.from_bytes(blob, self.embedder.dim))
+            rest = [c for c in wanted if c not in local]
+            got = self.collection.chunk_metas(rest) if rest else {}  # a server's, or an older library's
+            for cid in rest:
+                text, meta = got.get(cid, ("", {}))
+                self._sentences[cid] = (text, sentences.decode(meta, self.embedder.dim))
+        text, vecs = self._sentences[hit.chunk_id]
+        return None if vecs is None or text != hit.text else vecs
 
     def idf(self) -> Callable[[str], float]:
-        """Term idf from the snapshot the last search used, without reading the version again."""
-        return (self._snapshot or self.keyword()).index.idf_of
-
-    def coverage(self, snap: KeywordSnapshot, query: str, row: int) -> float:
-        """Share of the query's idf mass whose terms appear in the indexed text of `row`."""
-        return coverage(set(question_terms(query)), snap.terms[row], snap.index.idf_of)
+        """Term idf from the keyword index's document frequencies."""
+        return self.index.idf
 
     def search(self, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         """The k best chunks for the query; searched again if the collection changed meanwhile.
 
-        The search runs on the keyword snapshot at hand, then reads the collection's version once:
-        versions never come back, so if it still names the snapshot, nothing changed from before
-        the search until after it, and every row the search used was current throughout. If it
-        moved (a write elsewhere may have deleted rows halfway, so a document would seem to
-        vanish), the snapshot is brought up to date and the search repeated.
+        The search runs on the keyword index as it is, then reads the collection's version once:
+        versions never come back, so if it still names the version the index was caught up to,
+        nothing changed from before the search until after it. If it moved (a write elsewhere may
+        have deleted rows halfway), the index catches up and the search is repeated.
         """
         hits: list[Hit] = []
         for attempt in range(5):
-            snap = self._snapshot if attempt == 0 and self._snapshot is not None else self.keyword()
-            hits = self._search_once(snap, query, k, filters, vector)
-            if self.collection.version() == snap.version:
+            seen = self.index.get("seen_version") if attempt == 0 and self._opened else self.sync()
+            hits = self._search_once(query, k, filters, vector)
+            if self.collection.version() == seen:
                 break
+        self._last_hits = hits
         return hits
 
-    def _search_once(
-        self, snap: KeywordSnapshot, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None
-    ) -> list[Hit]:
+    def _search_once(self, query: str, k: int, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         """The k best chunks for the query: dense and keyword scores, normalised and mixed by query."""
         filters = filters or Filters()
-        if not snap.ids:
-            return []
         pool = max(POOL, 4 * k)
         vec = self.embedder.embed([query])[0] if vector is None else vector
-        nearest = self.collection.nearest(vec, pool if not filters else min(len(snap.ids), pool * 4))
-        dense = [(cid, sim) for cid, sim in nearest if cid in snap.row_of and filters.allows(snap.metas[snap.row_of[cid]])][:pool]
-        bm25 = snap.index.scores(query)
-        if filters:
-            allowed = np.array([filters.allows(m) for m in snap.metas], dtype=bool)
-            bm25 = np.where(allowed, bm25, 0.0)
-        kw_rows = [int(r) for r in np.argsort(-bm25, kind="stable")[:pool] if bm25[r] > 0]
-
+        nearest = self.collection.nearest(vec, pool if not filters else pool * 4)
+        allows = (lambda source, published: filters.allows({"source": source, "published": published})) if filters else None
+        keyword = self.index.search(terms(query), pool, allows)
+        rows = self.index.rows([cid for cid, _ in nearest] + [cid for cid, _ in keyword])
+        # Chunks the index does not hold are not current (an interrupted or unfinished write).
+        dense = [(cid, sim) for cid, sim in nearest if cid in rows and filters.allows(rows[cid].meta())][:pool]
+        keyword = [(cid, s) for cid, s in keyword if cid in rows]
         sims = dict(dense)
-        missing = [r for r in kw_rows if snap.ids[r] not in sims]
-        if missing:
-            for r, sim in zip(missing, snap.vectors[missing] @ vec, strict=True):
-                sims[snap.ids[r]] = float(sim)
-        candidates = [cid for cid in sims if cid in snap.row_of]
+        missing = [cid for cid, _ in keyword if cid not in sims]
+        for cid, v in self.collection.vectors(missing).items():
+            sims[cid] = float(v @ vec)
+        bm25 = dict(keyword)
+        candidates = [cid for cid in sims if cid in rows]
         if not candidates:
             return []
-        rows = np.array([snap.row_of[c] for c in candidates])
         d = np.array([sims[c] for c in candidates])
-        b = bm25[rows]
-        w = dense_weight(self.coverage(snap, query, kw_rows[0])) if kw_rows else 1.0
-        fused = w * _normalise(d, np.array([x[1] for x in dense])) + (1 - w) * _normalise(b, bm25[kw_rows])
+        b = np.array([bm25.get(c, 0.0) for c in candidates])
+        w = dense_weight(self.coverage(query, rows[keyword[0][0]])) if keyword else 1.0
+        fused = w * _normalise(d, np.array([x[1] for x in dense])) + (1 - w) * _normalise(b, np.array([s for _, s in keyword]))
         order = np.lexsort((np.array(candidates), -fused))[:k]
-        return [self._hit(snap, candidates[i], rank, float(fused[i]), float(d[i]), float(b[i])) for rank, i in enumerate(order, start=1)]
+        return [_hit(rows[candidates[i]], rank, float(fused[i]), float(d[i]), float(b[i])) for rank, i in enumerate(order, start=1)]
 
-    def _hit(self, snap: KeywordSnapshot, cid: str, rank: int, score: float, dense: float | None, kw: float) -> Hit:
-        row = snap.row_of[cid]
-        m = snap.metas[row]
-        return Hit(
-            chunk_id=cid,
-            doc_id=str(m["doc_id"]),
-            source=str(m.get("source", "")),
-            title=str(m.get("title", "")),
-            text=snap.texts[row],
-            start=int(m["start"]),
-            end=int(m["end"]),
-            ordinal=int(m.get("ordinal", 0)),
-            score=score,
-            rank=rank,
-            dense=dense,
-            keyword=kw,
-            published=str(m.get("published") or "") or None,
-        )
+    def coverage(self, query: str, row: Row) -> float:
+        """Share of the query's idf mass whose terms appear in the row's indexed text."""
+        return coverage(set(question_terms(query)), set(terms(indexed_text(row.title, row.text))), self.index.idf)
 
 
+def _hit(row: Row, rank: int, score: float, dense: float | None, kw: float) -> Hit:
+    return Hit(
+        chunk_id=row.chunk_id,
+        doc_id=row.doc_id,
+        source=row.source,
+        title=row.title,
+        text=row.text,
+        start=row.start,
+        end=row.end,
+        ordinal=row.ordinal,
+        score=score,
+        rank=rank,
+        dense=dense,
+        keyword=kw,
+        published=row.published or None,
+    )

@@ -3,10 +3,11 @@
 The extractive composer scores every sentence of the retrieved chunks against the question.
 Embedding those sentences one by one at question time cost ~20 forward passes per answer; instead
 each sentence's vector is the mean of the chunk's token states inside the sentence
-(`embedding.pool_spans`), computed while the chunk is embedded at ingest and kept in the chunk's
-metadata as float16. A chunk without them (written by an older ragbot, or by another splitter
+(`embedding.pool_spans`), computed while the chunk is embedded at ingest and kept as int8 with one scale per sentence: in
+the keyword index on disk (a local library) or in the chunk's Chroma metadata (a Chroma server,
+so every process reads them), and read for the k retrieved chunks only. A chunk without them (written by an older ragbot, or by another splitter
 version) gets them from one forward pass of its indexed text at question time: the same
-function, so the scores are the same either way (up to float16 rounding).
+function, so the scores are the same either way (up to int8 rounding).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from retrieval.embedding import Embedder
 from retrieval.text import sentence_spans
 
 # Bump when sentence_spans or the pooling changes: stored vectors of another format are recomputed.
-FORMAT = 1
+# Format 2 stores int8 rows with one float32 scale each; format 1 (float16) still reads.
+FORMAT = 2
 KEY = "sentences"
 FORMAT_KEY = "sentences_format"
 
@@ -33,23 +35,44 @@ def spans_in_indexed(title: str, text: str) -> list[tuple[int, int]]:
     return [(a + shift, b + shift) for a, b in sentence_spans(text)]
 
 
+def to_bytes(vectors: np.ndarray) -> bytes:
+    """Sentence vectors as int8 rows, each scaled by its largest component (one float32 scale per row first)."""
+    v = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    scale = np.abs(v).max(axis=1) / 127.0 if v.size else np.zeros(len(v), np.float32)
+    q = np.rint(v / np.where(scale == 0, 1.0, scale)[:, None]).clip(-127, 127).astype(np.int8)
+    return scale.astype("<f4").tobytes() + q.tobytes()
+
+
+def from_bytes(blob: bytes, dim: int) -> np.ndarray | None:
+    """Sentence vectors stored by `to_bytes` (float32 rows), or None when the blob does not fit `dim`."""
+    if dim <= 0 or len(blob) % (dim + 4):
+        return None
+    n = len(blob) // (dim + 4)
+    scale = np.frombuffer(blob[: 4 * n], dtype="<f4")
+    q = np.frombuffer(blob[4 * n :], dtype=np.int8).reshape(n, dim)
+    return q.astype(np.float32) * scale[:, None]
+
+
 def encode(vectors: np.ndarray) -> str:
-    """Sentence vectors as compact text for Chroma metadata (float16, base64)."""
-    return base64.b64encode(np.asarray(vectors, dtype="<f2").tobytes()).decode("ascii")
+    """Sentence vectors as compact text for Chroma metadata (int8 with row scales, base64)."""
+    return base64.b64encode(to_bytes(vectors)).decode("ascii")
 
 
 def decode(meta: dict, dim: int) -> np.ndarray | None:
-    """The stored sentence vectors of a chunk (float16 rows), or None when absent or of another format."""
+    """The stored sentence vectors of a chunk (float32 rows), or None when absent or of another format."""
     blob = meta.get(KEY)
-    if not isinstance(blob, str) or meta.get(FORMAT_KEY) != FORMAT:
+    fmt = meta.get(FORMAT_KEY)
+    if not isinstance(blob, str) or fmt not in (1, FORMAT):
         return None
     try:
-        raw = np.frombuffer(base64.b64decode(blob), dtype="<f2")
+        raw = base64.b64decode(blob, validate=True)
     except ValueError:
         return None
-    if dim <= 0 or raw.size % dim:
+    if fmt == FORMAT:
+        return from_bytes(raw, dim)
+    if dim <= 0 or len(raw) % (2 * dim):
         return None
-    return raw.reshape(-1, dim)
+    return np.frombuffer(raw, dtype="<f2").reshape(-1, dim).astype(np.float32)
 
 
 def metadata(vectors: np.ndarray) -> dict[str, str | int]:

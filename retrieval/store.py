@@ -1,24 +1,27 @@
 """Chroma, on disk or as a server: chunks with their vectors, and a registry of documents.
 
-Each library is two Chroma collections: `NAME` holds the chunks (vector, indexed text,
-metadata) and `NAME--docs` one record per document (its full text and metadata). The
-chunks collection's metadata records which embedder filled it and a version token that
-changes on every write, so keyword indexes know when to rebuild.
+Each library is three Chroma collections: `NAME` holds the chunks (vector, indexed text,
+metadata), `NAME--docs` one record per document (its full text and metadata) and `NAME--log`
+the change log (`retrieval/changelog.py`: which documents each write touched). The chunks
+collection's metadata records which embedder filled it and a version token that changes on
+every write, so a keyword index knows in one read whether it must catch up.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
+from retrieval import sentences
+from retrieval.changelog import ChangeLog
 from retrieval.errors import RagbotError
+from retrieval.keyword_index import KeywordIndex, Row
 from retrieval.settings import Settings
 from retrieval.types import Chunk, Document, SourceInfo
 
@@ -102,6 +105,33 @@ def _text_and_meta(document: str | None, meta: Mapping[str, Any] | None) -> tupl
     return (text if isinstance(text, str) else document), out
 
 
+def _get_all(col: Any, include: list[str], page: int = 2000) -> dict[str, list[Any]]:
+    """Every row of a Chroma collection, read a page at a time (one huge read overflows SQLite's variable limit)."""
+    out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+    offset = 0
+    while True:
+        got = col.get(include=include, limit=page, offset=offset)
+        out["ids"] += got["ids"]
+        for k in include:
+            out[k] += list(got.get(k) or [])
+        if len(got["ids"]) < page:
+            return out
+        offset += page
+
+
+def _row(doc: Document, chunk: Chunk, text: str) -> Row:
+    """A chunk as the keyword index holds it."""
+    return Row(chunk.chunk_id, doc.doc_id, doc.source, doc.title, doc.published or "", chunk.start, chunk.end, chunk.ordinal, text)
+
+
+def _meta_row(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Row:
+    """A stored chunk (its text and metadata) as the keyword index holds it."""
+    return Row(
+        chunk_id, str(meta.get("doc_id")), str(meta.get("source", "")), str(meta.get("title", "")), str(meta.get("published") or ""),
+        int(meta.get("start", 0)), int(meta.get("end", 0)), int(meta.get("ordinal", 0)), text,
+    )
+
+
 class LibraryMissing(RagbotError):
     """The named library does not exist (yet)."""
 
@@ -109,10 +139,15 @@ class LibraryMissing(RagbotError):
 class Collection:
     """One library: its chunks (with vectors) and its document registry."""
 
-    def __init__(self, client: Any, name: str, embedder_identity: str, create: bool = True) -> None:
+    def __init__(
+        self, client: Any, name: str, embedder_identity: str, create: bool = True, index: KeywordIndex | None = None,
+        shared: bool = False,
+    ) -> None:
         self.name = check_name(name)
         self.client = client
         self.embedder_identity = embedder_identity
+        self.index = index  # the keyword index a write here updates at once (others catch up from the log)
+        self.shared = shared  # a Chroma server: other machines may write too
         self._lock = threading.Lock()
         try:
             if create:
@@ -136,6 +171,7 @@ class Collection:
             if not create and isinstance(exc, NotFoundError):
                 raise LibraryMissing(f"There is no library called {name!r} yet: ingest something into it first.") from exc
             raise RagbotError(f"Could not open the library {name!r}: {describe_error(exc)}") from exc
+        self.log = ChangeLog(client, name)
         stored = (self.chunks.metadata or {}).get("embedder")
         if stored and stored != embedder_identity:
             raise RagbotError(
@@ -189,11 +225,12 @@ class Collection:
         self,
         items: Sequence[tuple[Document, Sequence[Chunk], Sequence[str], np.ndarray]],
         registry_extra: Mapping[str, Mapping[str, Any]] | None = None,
-        chunk_extra: Mapping[str, Mapping[str, Any]] | None = None,
+        sentence_vectors: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Write several documents at once: new chunks, then the registry, then retire old versions.
 
-        `registry_extra` adds metadata per document, `chunk_extra` per chunk (its sentence vectors).
+        `registry_extra` adds metadata per document; `sentence_vectors` (per chunk id) go to the
+        keyword index for a local library, into the chunks' metadata on a server (every process reads them there).
 
         The same steps as one document at a time, but a handful of Chroma calls per batch instead
         of five per document (each Chroma write is its own SQLite transaction).
@@ -201,6 +238,11 @@ class Collection:
         items = [it for it in items if len(it[1])]
         if not items:
             return
+        local_sentences = self.index is not None and not self.shared
+        blobs = {cid: sentences.to_bytes(v) for cid, v in (sentence_vectors or {}).items()} if local_sentences else {}
+        chunk_extra = {} if local_sentences else {cid: sentences.metadata(v) for cid, v in (sentence_vectors or {}).items()}
+        write_id = self.log.new_write()
+        intent = self.log.append("intent", write_id, [doc.doc_id for doc, *_ in items])
         ids: list[str] = []
         metas: list[dict[str, Any]] = []
         for doc, chunks, texts, _ in items:
@@ -217,7 +259,7 @@ class Collection:
                     "version": version,
                     "published": doc.published or "",
                     TEXT_KEY: text,
-                    **(chunk_extra or {}).get(c.chunk_id, {}),
+                    **chunk_extra.get(c.chunk_id, {}),
                 }
                 for c, text in zip(chunks, texts, strict=True)
             ]
@@ -229,8 +271,8 @@ class Collection:
                 embeddings=vectors[lo : lo + batch],
                 metadatas=metas[lo : lo + batch],
             )
-        # A new version token after each step: a reader's keyword index built before a step (in
-        # this process, another one, or a snapshot cache) is never used after it. Its rows then
+        # A new version token after each step: a reader's keyword index caught up before a step
+        # (in this process or another one) looks at the change log again after it. Its rows then
         # always exist, so a document cannot vanish between the delete and the final bump.
         self._bump()
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -263,7 +305,17 @@ class Collection:
         stale = [i for i in self.chunks.get(where=where, include=[])["ids"] if i not in written]
         for lo in range(0, len(stale), batch):
             self.chunks.delete(ids=stale[lo : lo + batch])
-        self._bump()
+        done = self.log.append("done", write_id, doc_ids)
+        self._bump()  # after the done event: a reader that sees this version finds the event too
+        if self.index is not None:
+            with self.index.transaction():
+                for doc, chunks, texts, _ in items:
+                    rows = [_row(doc, c, t) for c, t in zip(chunks, texts, strict=True)]
+                    self.index.replace(doc.doc_id, doc.content_hash, rows, blobs)
+                if not self.shared:
+                    # One writer per data dir: nothing else can have touched these documents since.
+                    # With a server another writer might have, so readers (this one too) re-read them.
+                    self.index.mark_applied([intent, done])
 
     def _max_batch(self) -> int:
         return max(1, min(getattr(self.client, "get_max_batch_size", lambda: 5000)(), 5000))
@@ -271,41 +323,13 @@ class Collection:
     # -- consistency: readers see one complete version per document; crashes leave nothing behind --
     def current_versions(self) -> dict[str, tuple[str, int]]:
         """Every registered document's current version and chunk count."""
-        got = self.docs.get(include=["metadatas"])
+        got = _get_all(self.docs, ["metadatas"])
         return {i: (str((m or {}).get("content_hash", "")), int((m or {}).get("chunks", 0))) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
-
-    def keep_current(
-        self, ids: list[str], texts: list[str], metas: list[dict[str, Any]]
-    ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """The rows of one version per document: the registry's, else the only one present.
-
-        Call it with rows read *before* the registry: a write puts new chunks in, then points the
-        registry at them, then deletes the old ones. Rows of a document the registry does not know
-        (an ingest in progress or killed, a forget in progress) are left out; a document whose
-        registered version is not among the rows (rows read before the write) keeps the version
-        the rows hold, so it never vanishes and never shows two versions.
-        """
-        registry = self.current_versions()
-        present: dict[str, dict[str, int]] = {}
-        for m in metas:
-            versions = present.setdefault(str(m.get("doc_id")), {})
-            v = str(m.get("version", ""))
-            versions[v] = versions.get(v, 0) + 1
-        keep: dict[str, str] = {}
-        for doc_id, versions in present.items():
-            if doc_id not in registry:
-                continue
-            current = registry[doc_id][0]
-            keep[doc_id] = current if current in versions else max(versions, key=lambda v: (versions[v], v))
-        rows = [n for n, m in enumerate(metas) if keep.get(str(m.get("doc_id"))) == str(m.get("version", ""))]
-        if len(rows) == len(ids):
-            return ids, texts, metas
-        return [ids[n] for n in rows], [texts[n] for n in rows], [metas[n] for n in rows]
 
     def problems(self) -> dict[str, list[str]]:
         """What an interrupted write left behind: orphan and stale chunk ids, documents lacking chunks."""
         registry = self.current_versions()
-        got = self.chunks.get(include=["metadatas"])
+        got = _get_all(self.chunks, ["metadatas"])
         orphans: list[str] = []
         stale: list[str] = []
         have: dict[str, int] = {}
@@ -369,21 +393,128 @@ class Collection:
 
     def registry_meta(self, key: str) -> dict[str, str]:
         """One metadata field of every registered document (documents without it are absent)."""
-        got = self.docs.get(include=["metadatas"])
+        got = _get_all(self.docs, ["metadatas"])
         return {i: str(m[key]) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True) if m and key in m}
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks; False when it was not there."""
         known = bool(self.docs.get(ids=[doc_id], include=[])["ids"])
+        write_id = self.log.new_write()
+        intent = self.log.append("intent", write_id, [doc_id])
         self.docs.delete(ids=[doc_id])
         self.chunks.delete(where={"doc_id": doc_id})
+        done = self.log.append("done", write_id, [doc_id])
         if known:
             self._bump()
+        if self.index is not None:
+            with self.index.transaction():
+                self.index.remove([doc_id])
+                if not self.shared:
+                    self.index.mark_applied([intent, done])
         return known
+
+    # -- catching a keyword index up -------------------------------------------------------------
+    def current_rows(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[Row]] | None]:
+        """Each document's current version and rows as a keyword index should hold them (None: not in the library).
+
+        The chunks are read before the registry: a write puts new chunks
+        in, then points the registry at them, then deletes the old ones, so a document read in
+        the middle of a write keeps one complete version (the old one until the registry moves).
+        """
+        if not doc_ids:
+            return {}
+        where: dict[str, Any] = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        got = self.chunks.get(where=where, include=["documents", "metadatas"])
+        by_doc: dict[str, dict[str, list[Row]]] = {}
+        for cid, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+            text, meta = _text_and_meta(d, m)
+            if text is None:
+                continue
+            by_doc.setdefault(str(meta.get("doc_id")), {}).setdefault(str(meta.get("version", "")), []).append(_meta_row(cid, text, meta))
+        registry = self.current_versions_of(doc_ids)
+        out: dict[str, tuple[str, list[Row]] | None] = {}
+        for doc_id in doc_ids:
+            versions = by_doc.get(doc_id, {})
+            if doc_id not in registry or not versions:
+                out[doc_id] = None
+                continue
+            current = registry[doc_id][0]
+            keep = current if current in versions else max(versions, key=lambda v: (len(versions[v]), v))
+            out[doc_id] = (keep, sorted(versions[keep], key=lambda r: r.ordinal))
+        return out
+
+    def registry_versions(self, page: int = 1000) -> dict[str, str]:
+        """Every registered document's current version (paged reads)."""
+        out: dict[str, str] = {}
+        offset = 0
+        while True:
+            got = self.docs.get(include=["metadatas"], limit=page, offset=offset)
+            out.update({i: str((m or {}).get("content_hash", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)})
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def chunk_pages(self, page: int = 2000) -> Iterable[list[tuple[str, Row]]]:
+        """Every chunk as (version, row), a page at a time (memory stays bounded)."""
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            rows = []
+            for cid, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+                text, meta = _text_and_meta(d, m)
+                if text is not None:
+                    rows.append((str(meta.get("version", "")), _meta_row(cid, text, meta)))
+            yield rows
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def retire_leftovers(self, doc_ids: Sequence[str]) -> int:
+        """Delete these documents' chunks that are not their registered version (a dead writer's); how many went."""
+        if not doc_ids:
+            return 0
+        registry = self.current_versions_of(doc_ids)
+        where: dict[str, Any] = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        got = self.chunks.get(where=where, include=["metadatas"])
+        doomed = [
+            i for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if str((m or {}).get("version", "")) != registry.get(str((m or {}).get("doc_id")), ("",))[0]
+        ]
+        batch = self._max_batch()
+        for lo in range(0, len(doomed), batch):
+            self.chunks.delete(ids=doomed[lo : lo + batch])
+        return len(doomed)
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these chunks (chunks deleted meanwhile are absent)."""
+        if not chunk_ids:
+            return {}
+        from chromadb.errors import InternalError
+
+        try:
+            got = self.chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        except InternalError:  # a writer deleted some of them while Chroma read ("Error finding id")
+            return {}
+        embs = got.get("embeddings")
+        if embs is None:
+            return {}
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], embs, strict=True)}
+
+    def chunk_metas(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The stored text and metadata of these chunks (chunks deleted meanwhile are absent)."""
+        if not chunk_ids:
+            return {}
+        got = self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        out = {}
+        for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+            text, meta = _text_and_meta(d, m)
+            if text is not None:
+                out[i] = (text, meta)
+        return out
 
     def documents(self) -> list[SourceInfo]:
         """Every document in the library, oldest first."""
-        got = self.docs.get(include=["metadatas"])
+        got = _get_all(self.docs, ["metadatas"])
         out = [
             SourceInfo(
                 doc_id=i,
@@ -429,24 +560,6 @@ class Collection:
         """Every chunk's id, indexed text and metadata (paged reads)."""
         ids, texts, metas, _ = self._all_chunks(page, vectors=False)
         return ids, texts, metas
-
-    def all_chunks_with_vectors(self, page: int = 5000, attempts: int = 8) -> tuple[list[str], list[str], list[dict[str, Any]], np.ndarray]:
-        """Every chunk's id, text, metadata and vector (one float32 row each).
-
-        Reading vectors while another writer deletes chunks can fail inside Chroma ("Error
-        finding id"): the read is repeated once the delete has had a moment to finish.
-        """
-        from chromadb.errors import InternalError
-
-        for attempt in range(attempts):
-            try:
-                ids, texts, metas, vecs = self._all_chunks(page, vectors=True)
-                break
-            except InternalError:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.01 * 2**attempt)
-        return ids, texts, metas, np.asarray(vecs, dtype=np.float32).reshape(len(ids), -1) if ids else np.zeros((0, 0), np.float32)
 
     def _all_chunks(self, page: int, vectors: bool) -> tuple[list[str], list[str], list[dict[str, Any]], list[Any]]:
         ids: list[str] = []

@@ -17,6 +17,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from rich.console import Console
 
 from retrieval.answer import prompts
+from retrieval.answer.context import Passage
 from retrieval.answer.generative import generate
 from retrieval.answer.verify import parse
 from retrieval.library import Library
@@ -103,6 +104,7 @@ def _hit(text: str, n: int) -> Hit:
 
 def test_a_model_never_sees_a_planted_marker_and_the_verifier_never_counts_one() -> None:
     hits = [_hit(PLANTED.split("\n\n", 1)[1], 0), _hit("Boats lined the quay.", 1), _hit("Stalls sold food.", 2)]
+    hits = [Passage(h, ((0, len(h.text)),)) for h in hits]  # shown whole
     user = str(prompts.messages(QUESTION, hits)[-1].content)
     passages = user.split("<passages>\n", 1)[1].split("\n</passages>", 1)[0].splitlines()
     for n, line in enumerate(passages, 1):

@@ -143,9 +143,9 @@ def _one_substitution(a: str, b: str) -> bool:
     return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
 
 
-def _states_all(text: str, found: Sequence[str]) -> bool:
+def _stated_count(text: str, found: Sequence[str]) -> int:
     vocab, nums = _vocabulary(text)
-    return all(_stated(f, vocab, nums) for f in found)
+    return sum(_stated(f, vocab, nums) for f in found)
 
 
 def missing_facts(sentence: str, hit: Hit) -> list[str]:
@@ -154,6 +154,8 @@ def missing_facts(sentence: str, hit: Hit) -> list[str]:
     return [f for f in facts(sentence) if not _stated(f, vocab, nums)]
 
 
+# Two kept sentences resting on the same quotes and this close in meaning say one thing twice.
+REPEAT_SIMILARITY = 0.8
 _CLAUSE = re.compile(r"\s*(?:[,;:]|\s[–—-]\s)\s*")
 MIN_CLAUSE_WORDS = 4
 MAX_CLAUSES = 3
@@ -198,16 +200,16 @@ class PassageSentences:
         """The passage sentence closest in meaning to the claim (whole or by a clause), and that similarity.
 
         `claim` is one vector or several readings of the claim (rows); the closest reading counts.
-        Sentences that state all of `stated` (the claim's names and numbers) come first, so
+        The sentences that state most of `stated` (the claim's names and numbers) come first, so
         the quote is the sentence that holds the answer, not merely one that sounds like it.
         """
         if not self.owner[index]:
             return None, 0.0
         sims = (self.vectors[self.rows[index]] @ np.atleast_2d(claim).T).max(axis=1)
         if stated:
-            states = np.array([_states_all(self.spans[index][o].quote, stated) for o in self.owner[index]])
-            if states.any():
-                sims = np.where(states, sims, -np.inf)
+            counts = np.array([_stated_count(self.spans[index][o].quote, stated) for o in self.owner[index]])
+            if counts.max() > 0:
+                sims = np.where(counts == counts.max(), sims, -np.inf)
         i = int(np.argmax(sims))
         return self.spans[index][self.owner[index][i]], float(sims[i])
 
@@ -229,13 +231,16 @@ def verify(raw: str, hits: Sequence[Hit], embedder: Embedder, threshold: float =
     vectors = embedder.embed(texts + ([f"{question} {t}" for t in texts] if question else []))
     pairs = [vectors[i :: len(claims)] for i in range(len(claims))]
     seen: set[str] = set()
+    kept_vectors: list[tuple[frozenset[tuple[str, int, int]], np.ndarray]] = []
     for claim, vector in zip(claims, pairs, strict=True):
         spans, reason = _check(claim, vector, hits, passages, threshold, question)
         key = " ".join(words(claim.text))
-        if reason is None and key in seen:
+        quotes = frozenset(sp.key for sp in spans)
+        if reason is None and (key in seen or any(q == quotes and float(v @ vector[0]) >= REPEAT_SIMILARITY for q, v in kept_vectors)):
             reason = "repeats an earlier sentence"
         if reason is None:
             seen.add(key)
+            kept_vectors.append((quotes, vector[0]))
             result.kept.append((_as_sentence(claim.text), spans))
         else:
             result.dropped.append({"sentence": claim.text, "markers": list(claim.markers), "reason": reason})

@@ -52,7 +52,7 @@ def hits_and_idf(lib: Library, question: str):  # type: ignore[no-untyped-def]
     """What Library.ask hands to the composer: hits, the idf function and the question vector."""
     searcher = lib._searcher(None)
     vector = lib.embedder.embed([question])[0]
-    return searcher.search(question, 5, vector=vector), searcher.keyword().index.idf_of, vector
+    return searcher.search(question, 5, vector=vector), searcher.idf(), vector
 
 
 # -- no model when nothing is relevant; errors naming the setting ------------------------------

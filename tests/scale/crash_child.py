@@ -6,7 +6,8 @@ MODE "run" ingests freely (the parent kills it at a moment of its choosing); "af
 after its new chunks are stored (registry untouched), or after the registry points at them
 (old chunks not yet deleted). "forget" forgets the corpus's documents one by one, freezing in
 forget PAUSE_AFTER + 1 after its registry entry is gone and before its chunks are deleted.
-The parent then kills it there.
+"after-write" freezes once Chroma holds batch PAUSE_AFTER's write but before the keyword index
+does. The parent then kills it there.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def main() -> None:
         freeze_before(col.docs, "upsert")
     elif mode == "after-registry":
         freeze_before(col.chunks, "delete")
+    elif mode == "after-write":
+        assert col.index is not None
+        freeze_before(col.index, "transaction")  # the first call catches up before ingesting
 
     def progress(n: int, _total: int | None) -> None:
         print(f"done {n}", flush=True)
