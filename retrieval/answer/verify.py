@@ -143,6 +143,18 @@ def _one_substitution(a: str, b: str) -> bool:
     return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
 
 
+# Share of a claim's own words (those not in its question) a quote must hold for the claim to be read after its question.
+GROUNDED_SHARE = 0.6
+
+
+def _grounded(span: Span, own_terms: set[str]) -> bool:
+    """Whether a passage sentence (with its title) holds most of the claim's own words; a claim with none states nothing new."""
+    if not own_terms:
+        return False
+    found = set(terms(span.quote)) | set(terms(span.hit.title))
+    return len(own_terms & found) >= GROUNDED_SHARE * len(own_terms)
+
+
 def _stated_count(text: str, found: Sequence[str]) -> int:
     vocab, nums = _vocabulary(text)
     return sum(_stated(f, vocab, nums) for f in found)
@@ -196,16 +208,23 @@ class PassageSentences:
             self.rows.append(slice(first, len(texts)))
         self.vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
 
-    def best(self, index: int, claim: np.ndarray, stated: Sequence[str] = ()) -> tuple[Span | None, float]:
+    def best(self, index: int, claim: np.ndarray, stated: Sequence[str] = (), own_terms: set[str] | None = None) -> tuple[Span | None, float]:
         """The passage sentence closest in meaning to the claim (whole or by a clause), and that similarity.
 
-        `claim` is one vector or several readings of the claim (rows); the closest reading counts.
+        `claim` is the claim's vector, or two rows: the claim alone and the claim after its question.
+        The second reading only counts for a passage sentence holding most of `own_terms` (the
+        claim's words that are not the question's): the question alone must never carry a claim.
         The sentences that state most of `stated` (the claim's names and numbers) come first, so
         the quote is the sentence that holds the answer, not merely one that sounds like it.
         """
         if not self.owner[index]:
             return None, 0.0
-        sims = (self.vectors[self.rows[index]] @ np.atleast_2d(claim).T).max(axis=1)
+        readings = np.atleast_2d(claim)
+        vectors = self.vectors[self.rows[index]]
+        sims = vectors @ readings[0]
+        if len(readings) > 1:
+            grounded = np.array([_grounded(self.spans[index][o], own_terms or set()) for o in self.owner[index]])
+            sims = np.maximum(sims, np.where(grounded, vectors @ readings[1], -np.inf))
         if stated:
             counts = np.array([_stated_count(self.spans[index][o].quote, stated) for o in self.owner[index]])
             if counts.max() > 0:
@@ -264,12 +283,13 @@ def _check(claim: Drafted, vector: np.ndarray, hits: Sequence[Hit], passages: Pa
     cited = [n for n in claim.markers if 1 <= n <= len(hits)]
     others = [n for n in range(1, len(hits) + 1) if n not in cited]
     stated = facts(claim.text)
+    own_terms = set(terms(claim.text)) - set(terms(question))
     failures: dict[bool, list[tuple[int, float, str]]] = {True: [], False: []}  # cited?: (how close, similarity, reason)
     for group, is_cited in ((cited, True), (others, False)):
         supported: list[Span] = []
         for n in group:
             missing = missing_facts(claim.text, hits[n - 1])
-            span, sim = passages.best(n - 1, vector, stated)
+            span, sim = passages.best(n - 1, vector, stated, own_terms)
             if span is not None and not missing and sim >= threshold:
                 supported.append(Span(span.hit, span.start, span.end, round(sim, 4)))
             elif missing:
