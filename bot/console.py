@@ -105,7 +105,7 @@ def render_answer(console: Console, answer: Answer, text_of: Callable[[str], str
         console.print(grid)
 
 
-def render_why(console: Console, answer: Answer) -> None:
+def render_why(console: Console, answer: Answer, gate: float | None = None) -> None:
     """Why the last answer is what it is: for a refusal, what came closest and why it was not enough."""
     if answer.answerable:
         if not answer.dropped:
@@ -117,11 +117,16 @@ def render_why(console: Console, answer: Answer) -> None:
         console.print("Nothing in the library came close to the question: no passage shares its words or meaning.")
         return
     top = answer.hits[0]
-    if answer.confidence is not None:
+    model_said_no = any(d.get("reason") == "the model found no answer in the passages" for d in answer.dropped)
+    if model_said_no:
+        console.print("The language model read the closest passages and said they do not answer the question.")
+    elif answer.confidence is not None:
         from retrieval.answer.extractive import ANSWER_THRESHOLD
 
+        # A language model is asked from the (lower) gate on; the extractive composer answers from its own threshold.
+        needed = gate if gate is not None and answer.generator != "extractive" else ANSWER_THRESHOLD
         console.print(
-            f"The best evidence scored {answer.confidence:.2f}, below the {ANSWER_THRESHOLD:.2f} needed to answer "
+            f"The best evidence scored {answer.confidence:.2f}, below the {needed:.2f} needed to answer "
             "(the score adds how well the best sentence matches the question, how many of the question's "
             "words one passage holds, and how close the passage's meaning is)."
         )

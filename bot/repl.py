@@ -116,7 +116,7 @@ def run(lib: Library, collection: str | None = None) -> int:
                 if last is None:
                     console.print("[yellow]Ask a question first.[/yellow]")
                 else:
-                    render_why(console, last)
+                    render_why(console, last, lib.settings.llm_gate)
                     console.print()
             else:
                 console.print(f"[yellow]Unknown command {cmd}; type :help.[/yellow]")
