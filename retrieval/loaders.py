@@ -84,6 +84,8 @@ def load_sources(
                 yield Loaded(problem=IngestProblem(raw, _not_read([p for p in found if p.suffix.lower() not in SUPPORTED])))
             for file in files:
                 yield from load_file(file, max_bytes, duplicates=duplicates)
+        elif path.exists() and not path.is_file():  # a pipe, device or socket: said as such by load_file
+            yield from load_file(path, max_bytes, duplicates=duplicates)
         elif path.suffix.lower() not in SUPPORTED:  # the same rule as for a folder's files
             yield Loaded(problem=IngestProblem(raw, f"ragbot reads only {_READ} files."))
         else:

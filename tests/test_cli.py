@@ -214,7 +214,7 @@ def test_eval_help_documents_the_question_file_format() -> None:
 
 def test_ask_on_a_terminal_without_a_question_says_it_reads_lines(tmp_path: Path) -> None:
     import pty
-    import select
+    import selectors
 
     main, replica = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ask"], stdin=replica, stdout=subprocess.PIPE,
@@ -222,7 +222,9 @@ def test_ask_on_a_terminal_without_a_question_says_it_reads_lines(tmp_path: Path
     os.close(replica)
     try:
         # Without the hint the process sits silently: wait a bounded time instead of forever.
-        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        waiting = selectors.DefaultSelector()  # poll-based: select() fails on descriptors past 1024 in a long run
+        waiting.register(proc.stderr, selectors.EVENT_READ)  # type: ignore[arg-type]
+        ready = waiting.select(60)
         assert ready, "ragbot ask said nothing while waiting for standard input"
         first = proc.stderr.readline()  # type: ignore[union-attr]
         assert "reading one question per line from standard input" in first and "Ctrl-D" in first
