@@ -39,15 +39,14 @@ def warm(data_dir: str, questions: list[str], generator: str, model: str) -> dic
     for q in questions:
         stamp: list[float] = []
         t0 = time.perf_counter()
-        answer = lib.ask(q, on_token=lambda _t, t0=t0: stamp.append(time.perf_counter() - t0) if not stamp else None)
+        lib.ask(q, on_token=lambda _t, t0=t0: stamp.append(time.perf_counter() - t0) if not stamp else None)
         if generator != "extractive" and not stamp:
             gated += 1
             continue
         total.append(time.perf_counter() - t0)
         if stamp:
             first.append(stamp[0])
-        assert answer.question
-    return {"total": total, "first": first, "gated": [float(gated)]}
+    return {"total": total, "first": first, "gated": [1.0] * gated}
 
 
 def bot_peak(data_dir: str, questions: list[str], model: str) -> float:
@@ -94,7 +93,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     p50 = median(gen["total"])
     print(f"model={args.model} questions={len(questions)} (seed 7), k=5, answered by the model: {len(gen['total'])} "
-          f"(the gate refused {int(gen['gated'][0])})\n")
+          f"(the gate refused {len(gen['gated'])})\n")
     print("| measure | value | goal |")
     print("|---|---|---|")
     print(f"| warm answer, extractive, p50 / p95 | {median(base['total']):.3f} / {percentile(base['total'], 95):.3f} s | (baseline) |")

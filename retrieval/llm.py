@@ -24,13 +24,20 @@ def gguf_path(settings: Settings) -> Path:
     """
     from retrieval import gguf
 
-    name = settings.llm_model or gguf.DEFAULT_MODEL
+    name = _gguf_name(settings)
     if name in gguf.PACKAGED:
         return gguf.assemble(gguf.PACKAGED[name], settings.models_dir)
     path = Path(name).expanduser()
     if not path.is_file():
         raise RagbotError(f"The GGUF model {name!r} does not exist: set RAGBOT_LLM_MODEL to a GGUF file or to one of {', '.join(gguf.PACKAGED)}.")
     return path
+
+
+def _gguf_name(settings: Settings) -> str:
+    """RAGBOT_LLM_MODEL for llamacpp: a packaged model's name or a GGUF path (empty = the default packaged model)."""
+    from retrieval import gguf
+
+    return settings.llm_model or gguf.DEFAULT_MODEL
 
 
 def unavailable(settings: Settings, generator: str | None = None) -> str | None:
@@ -41,7 +48,7 @@ def unavailable(settings: Settings, generator: str | None = None) -> str | None:
         return None
     if importlib.util.find_spec("llama_cpp") is None:
         return "llama-cpp-python is not installed (run `make install`)"
-    name = settings.llm_model or gguf.DEFAULT_MODEL
+    name = _gguf_name(settings)
     if name in gguf.PACKAGED:
         model = gguf.PACKAGED[name]
         if not gguf.installed(model) and not (settings.models_dir / model.filename).is_file():
