@@ -123,8 +123,9 @@ def run(lib: Library, collection: str | None = None) -> int:
             continue
         try:
             last = ask_streaming(lib, console, line, k, collection)
+            # The sources' texts are read while rendering: the Chroma server may go away in between.
+            render_answer(console, last, lambda doc_id: lib.document_text(doc_id, collection))
         except RagbotError as exc:
             console.print(f"[red]{exc}[/red]")
             continue
-        render_answer(console, last, lambda doc_id: lib.document_text(doc_id, collection))
         console.print()  # a blank line between one answer and the next prompt

@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 _DOCS_PER_READ = 500  # documents re-read per Chroma call while catching up
 
 
-def catch_up(index: KeywordIndex, col: Collection, opening: bool = False) -> str:
+def catch_up(index: KeywordIndex, col: Collection, opening: bool = False, writing: bool = False) -> str:
     """Bring the index up to the collection's current version and return that version.
 
     `opening` (a process's first look at the library) also reads the log when the version
-    token seems unchanged: a writer killed before its first version bump left an intent event,
-    and its leftovers in Chroma are cleaned up now.
+    token seems unchanged: a writer killed before its first version bump left an intent event.
+    Its leftovers in Chroma are cleaned up only by a caller `writing` (holding the writer lock):
+    a reader never writes to Chroma, and reads hide leftovers anyway (only registered versions show).
     """
     version = col.version()
     if not opening and index.get("seen_version") == version:
@@ -37,12 +38,12 @@ def catch_up(index: KeywordIndex, col: Collection, opening: bool = False) -> str
         if watermark < 0 or watermark < col.log.pruned_before():
             rebuild(index, col)
         else:
-            _apply_log(index, col, watermark)
+            _apply_log(index, col, watermark, writing)
         index.put("seen_version", version)
     return version
 
 
-def _apply_log(index: KeywordIndex, col: Collection, watermark: int) -> None:
+def _apply_log(index: KeywordIndex, col: Collection, watermark: int, writing: bool) -> None:
     """Re-read the documents named by log events the index has not applied, and clean up after dead writers."""
     ids = col.log.event_ids_after(watermark - SLACK_NS)
     done_already = index.applied(ids)
@@ -55,7 +56,7 @@ def _apply_log(index: KeywordIndex, col: Collection, watermark: int) -> None:
         else:
             index.drop_pending(event.write_id)
     for event in index.pending():
-        if event.writer_is_dead():
+        if writing and event.writer_is_dead():
             # Its write will never finish: chunks it stored without pointing the registry at them
             # (or old ones it did not get to delete) would be in Chroma and nowhere else.
             gone = col.retire_leftovers(list(event.doc_ids))

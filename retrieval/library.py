@@ -176,12 +176,14 @@ class Library:
                 self._indexes[name] = KeywordIndex(self.settings.data_dir / "keyword" / f"{name[:40]}-{key}.sqlite3")
             return self._indexes[name]
 
-    def _catch_up(self, col: Collection) -> None:
-        """Bring the collection's keyword index up to date before writing (and clean up after a killed writer)."""
+    def _writable(self, name: str | None) -> Collection:
+        """The collection ready for a write (writer lock held), its keyword index caught up and a killed writer's leftovers gone."""
         from retrieval.keyword_sync import catch_up
 
+        col = self.collection(name)
         assert col.index is not None
-        catch_up(col.index, col, opening=True)
+        catch_up(col.index, col, opening=True, writing=True)
+        return col
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(
@@ -239,8 +241,7 @@ class Library:
     ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
-        col = self.collection(collection)
-        self._catch_up(col)
+        col = self._writable(collection)
         seen = self._duplicate_index(col)
         pending: list[Document] = []
         pending_chars = 0
@@ -441,9 +442,7 @@ class Library:
         with self.locks.writing(), self.locks.step():
             if not self._exists(collection):
                 return False
-            col = self.collection(collection)
-            self._catch_up(col)
-            return col.delete_document(doc_id)
+            return self._writable(collection).delete_document(doc_id)
 
     def document_text(self, doc_id: str, collection: str | None = None) -> str | None:
         """A stored document's full text (what citation offsets point into)."""

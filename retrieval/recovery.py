@@ -27,11 +27,15 @@ BACKOFF_SECONDS = 0.2  # doubled after each attempt: about 6 s in all
 _STALE = ("Error finding id", "Error getting embedding")
 
 
+class StaleView(Exception):
+    """This process's Chroma index predates another process's write (found by the collection's version, not by an error)."""
+
+
 def is_stale_read(exc: BaseException) -> bool:
     """Whether a failed Chroma call is this process's index lagging behind another process's write."""
     from chromadb.errors import InternalError
 
-    return isinstance(exc, InternalError) and any(s in str(exc) for s in _STALE)
+    return isinstance(exc, StaleView) or (isinstance(exc, InternalError) and any(s in str(exc) for s in _STALE))
 
 
 def forget_shared_system(client: Any) -> None:

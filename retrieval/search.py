@@ -16,6 +16,7 @@ from retrieval.errors import RagbotError
 from retrieval.keyword import coverage, question_terms, terms
 from retrieval.keyword_index import KeywordIndex, Row
 from retrieval.keyword_sync import catch_up
+from retrieval.recovery import StaleView
 from retrieval.store import Collection
 from retrieval.types import Hit
 
@@ -130,7 +131,10 @@ class Searcher:
         for attempt in range(5):
             seen = self.index.get("seen_version") if attempt == 0 and self._opened else self.sync()
             hits = self._search_once(query, k, filters, vector)
-            if self.collection.version() == seen:
+            now = self.collection.version()
+            if not self.collection.reflects(now):
+                raise StaleView(f"the library moved to version {now} in another process")
+            if now == seen:
                 break
         self._last_hits = hits
         return hits

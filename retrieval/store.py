@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -136,6 +137,12 @@ class LibraryMissing(RagbotError):
     """The named library does not exist (yet)."""
 
 
+# What each process-wide Chroma system (one per path, shared by every client in the process) holds
+# in memory: the collection versions its vector index reflects. Another process's write moves the
+# version without touching this process's index, which then silently lacks the new vectors.
+_VIEWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 class Collection:
     """One library: its chunks (with vectors) and its document registry."""
 
@@ -172,6 +179,8 @@ class Collection:
                 raise LibraryMissing(f"There is no library called {name!r} yet: ingest something into it first.") from exc
             raise RagbotError(f"Could not open the library {name!r}: {describe_error(exc)}") from exc
         self.log = ChangeLog(client, name)
+        if not shared:
+            _VIEWS.setdefault(client._system, {}).setdefault(self.name, str((self.chunks.metadata or {}).get("version", "")))
         stored = (self.chunks.metadata or {}).get("embedder")
         if stored and stored != embedder_identity:
             raise RagbotError(
@@ -185,12 +194,18 @@ class Collection:
         col = self.client.get_collection(self.name, embedding_function=None)
         return str((col.metadata or {}).get("version", ""))
 
+    def reflects(self, version: str) -> bool:
+        """Whether this process's in-memory vector index holds the collection at `version` (always, on a server)."""
+        return self.shared or _VIEWS.get(self.client._system, {}).get(self.name) == version
+
     def _bump(self) -> None:
         meta = dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
         meta["version"] = uuid.uuid4().hex
         meta["embedder"] = self.embedder_identity
         meta.pop("hnsw:space", None)
         self.chunks.modify(metadata=meta)
+        if not self.shared:
+            _VIEWS.setdefault(self.client._system, {})[self.name] = meta["version"]
 
     # -- documents ----------------------------------------------------------------------------
     def document_meta(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from retrieval.errors import RagbotError
+from retrieval.library import Library
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +44,21 @@ def test_piped_questions_are_echoed_and_answers_cite_each_sentence_once() -> Non
     assert "ragbot> Who is Russia's defense minister?\n" in done.stdout
     assert done.stdout.count("Andrey Belousov has said") == 1
     assert "  [1] retrieval/data/belousov-beijing.txt:" in done.stdout
+
+
+def test_a_store_that_fails_while_an_answer_is_shown_is_one_sentence_and_the_repl_goes_on(
+    sample_library: Library, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.repl import run
+
+    away = "The Chroma server at http://127.0.0.1:9 (RAGBOT_CHROMA_URL) did not answer for 1 s; check that it is running."
+
+    def server_away(*_args: object, **_kwargs: object) -> str:
+        raise RagbotError(away)
+
+    monkeypatch.setattr(sample_library, "document_text", server_away)  # the server stops as the answer is shown
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who is Russia's defense minister?\n:k 3\n"))
+    assert run(sample_library) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.count("check that it is running.") == 1
+    assert "Retrieving 3 passages per question." in out  # the next line was still read

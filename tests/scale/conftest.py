@@ -118,6 +118,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         "RAGBOT_DATA_DIR": str(settings.data_dir),
         "RAGBOT_MODEL_CACHE_DIR": str(MODELS_DIR),
         "RAGBOT_COLLECTION": settings.collection,
+        "RAGBOT_GENERATOR": settings.generator,  # the parent's composer (the tests': extractive), not the default model
         "PYTHONUNBUFFERED": "1",
     }
     if settings.chroma_url:

@@ -186,7 +186,6 @@ def test_kill_while_replacing_at_an_arbitrary_moment(corpus: tuple[Path, Path, l
     _answers(lib, rows[-1])
 
 
-@pytest.mark.xfail(reason="fails since the keyword index's change log (issue 17) and the reader recovery and locks (issue 20) were merged: the two were built apart and their interplay is an open item of issue 20", strict=False)
 def test_kill_while_forgetting(corpus: tuple[Path, Path, list[dict]], tmp_path: Path, embedder: Embedder) -> None:
     first, _, rows = corpus
     _ingest_in_a_child(tmp_path / "data", first)

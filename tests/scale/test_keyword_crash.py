@@ -30,6 +30,22 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) ->
     return path
 
 
+def _reader_view(lib: Library) -> None:
+    """The keyword index holds exactly the chunks of each registered document's current version.
+
+    A question never writes to Chroma (a reader may not), so a killed writer's leftovers stay
+    there, unseen, until the next write cleans them up.
+    """
+    col = lib.collection()
+    assert col.index is not None
+    registry = col.current_versions()
+    got = col.chunks.get(include=["metadatas"])
+    current = {cid for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
+               if meta and meta.get("doc_id") in registry and registry[str(meta["doc_id"])][0] == meta.get("version")}
+    assert col.index.chunk_ids() == current
+    assert col.index.versions(sorted(registry)) == {d: v for d, (v, _) in registry.items()}
+
+
 def _agree(lib: Library) -> None:
     col = lib.collection()
     assert col.index is not None
@@ -61,7 +77,8 @@ def test_index_and_chroma_agree_after_a_kill(mode: str, small_corpus: Path, tmp_
 
     monkeypatch.setattr(keyword_sync, "rebuild", refuse)
     lib.search("What is the capital?", k=3)  # the first question opens the library
-    _agree(lib)
+    _reader_view(lib)
+    assert lib.collection().problems() == before  # and leaves Chroma alone
     report = lib.ingest([small_corpus])
     assert not report.problems and len(lib.sources()) == N_DOCS
     _agree(lib)
@@ -86,4 +103,7 @@ def test_index_and_chroma_agree_after_a_kill_while_replacing(small_corpus: Path,
     lib = _library(tmp_path / "data", embedder)
     assert lib.collection().problems()["stale_chunks"]
     lib.search("What is the capital?", k=3)
+    _reader_view(lib)
+    assert lib.collection().problems()["stale_chunks"]  # a question does not write
+    lib.ingest([revised])  # the next write cleans up
     _agree(lib)

@@ -105,7 +105,6 @@ def test_questions_fail_one_by_one_while_the_server_stays_away_then_it_recovers(
     assert all("did not answer for 1 s" in r["error"] for r in rows), rows
 
 
-@pytest.mark.xfail(reason="fails since the keyword index's change log (issue 17) and the reader recovery and locks (issue 20) were merged: the two were built apart and their interplay is an open item of issue 20", strict=False)
 def test_the_repl_keeps_going_while_the_server_is_away_and_recovers(tmp_path: Path, embedder: Embedder) -> None:
     import queue
     import threading

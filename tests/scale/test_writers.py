@@ -20,6 +20,7 @@ from retrieval.errors import RagbotError
 from retrieval.library import Library
 from retrieval.locks import LibraryLocks
 from retrieval.settings import Settings
+from retrieval.types import Document
 from tests.scale.conftest import RAGBOT, ChromaServer, cli_env, make_settings
 
 CLEAN = {"orphan_chunks": [], "stale_chunks": [], "incomplete_documents": []}
@@ -116,7 +117,6 @@ def test_two_ingests_at_once_on_a_chroma_server_both_succeed(
     _check_whole(Library(settings, embedder=embedder), rows)
 
 
-@pytest.mark.xfail(reason="fails since the keyword index's change log (issue 17) and the reader recovery and locks (issue 20) were merged: the two were built apart and their interplay is an open item of issue 20", strict=False)
 def test_a_long_lived_reader_answers_during_and_after_another_process_ingests(
     settings: Settings, embedder: Embedder, halves: tuple[Path, Path, list[dict]]
 ) -> None:
@@ -137,3 +137,26 @@ def test_a_long_lived_reader_answers_during_and_after_another_process_ingests(
     answer = reader.ask(_question(late), generator="extractive")  # the state after the write, in the same process
     assert answer.answerable and late["id"] in {c.doc_id for c in answer.citations}
     assert len(reader.sources()) == 240
+
+
+def test_a_long_lived_process_writes_after_another_process_ingested(
+    settings: Settings, embedder: Embedder, halves: tuple[Path, Path, list[dict]]
+) -> None:
+    first, second, rows = halves
+    assert _ingest(settings, first).wait(timeout=600) == 0
+    bot = Library(settings, embedder=embedder)  # like the bot: open throughout, and it ingests too
+    assert bot.ask(_question(rows[0]), generator="extractive").answerable
+    assert _ingest(settings, second).wait(timeout=600) == 0
+    own = Document(doc_id="own", title="Storm week", text="The lighthouse keeper logged 212 passing ferries in the storm week.", source="own.txt")
+    assert bot.ingest_documents([own]).added == ["own"]
+    assert bot.forget(rows[5]["id"])
+    questions = [_question(rows[-1]), _question(rows[130]), "How many ferries did the lighthouse keeper log?"]
+    asked = subprocess.run([str(RAGBOT), "ask", "--json"], input="\n".join(questions) + "\n", capture_output=True, text=True,
+                           env=cli_env(settings, RAGBOT_EMBED_BACKEND="onnx"), cwd=settings.data_dir.parent, timeout=600)
+    assert asked.returncode == 0, asked.stderr
+    answers = [json.loads(line) for line in asked.stdout.splitlines()]
+    for answer, wanted in zip(answers, [rows[-1]["id"], rows[130]["id"], "own"], strict=True):
+        assert answer["answerable"] and wanted in {c["doc_id"] for c in answer["citations"]}, (wanted, answer["answer"])
+    fresh = Library(settings, embedder=embedder)
+    assert fresh.collection().problems() == CLEAN
+    assert len(fresh.sources()) == 240
