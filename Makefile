@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: install rebuild-llama run test bot clean
+.PHONY: install rebuild-llama run test lint bot clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ run: install
 
 test: install
 	$(PY) -m pytest -q
+
+# ruff (lint and import order) and mypy (with the pydantic plugin), configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check retrieval bot bench tests
+	$(VENV)/bin/mypy retrieval bot
 
 bot: install
 	$(VENV)/bin/ragbot bot

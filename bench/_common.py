@@ -182,10 +182,11 @@ def squad_questions(n: int, seed: int = 0, passage_ids: set[str] | None = None) 
 
 def chunk_texts(jsonl: Path) -> list[tuple[str, str]]:
     """(doc_id, indexed text) of every chunk ragbot embeds for a JSONL corpus, made with ragbot's own loader and chunker."""
-    from retrieval.chunking import chunk_document, indexed_text
     from retrieval.embedding import load_embedder
-    from retrieval.loaders import load_sources
+    from retrieval.ingest.chunking import chunk_document
+    from retrieval.ingest.loaders import load_sources
     from retrieval.settings import Settings
+    from retrieval.text import indexed_text
 
     s = Settings(_env_file=None)  # type: ignore[call-arg]
     tok = load_embedder(None, "onnx", MODELS).tokenizer

@@ -16,17 +16,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from typing import Self
 
-from bot.client import create_bot
-from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
-from retrieval.settings import Settings
+import _common  # noqa: F401  (first: it puts the checkout on sys.path)
+
+from bot.discord.client import create_bot
+from bot.discord.settings import DiscordSettings
 from retrieval.types import CANNOT_ANSWER
-from tests.bot.fakes import fake_interaction
+from tests.support.fakes import fake_interaction
 
 QUESTIONS = [
     "what exercises were mentioned?",
@@ -65,7 +62,7 @@ class LagMonitor:
 
 
 async def run(questions: int, concurrent: int) -> int:
-    defaults = Settings()
+    defaults = DiscordSettings()
     with tempfile.TemporaryDirectory() as data:
         settings = defaults.model_copy(
             update={
@@ -78,9 +75,7 @@ async def run(questions: int, concurrent: int) -> int:
         started = time.perf_counter()
         await bot.setup_hook()  # loads the cogs and the model, as before `ready`
         print(f"setup_hook (cogs + model warm-up): {time.perf_counter() - started:.2f} s")
-        bot.library.ingest_loaded(
-            load_file(SAMPLE_ARTICLE, settings.max_file_bytes, doc_id=SAMPLE_DOC_ID), bot.collection(GUILD)
-        )
+        bot.library.ingest_sample(bot.collection(GUILD))
         await asyncio.to_thread(bot.library.warm, bot.collection(GUILD))
         cog = bot.get_cog("Ask")
 
@@ -124,7 +119,7 @@ def main() -> int:
     """Parse the options and run the load test."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=50)
-    parser.add_argument("--concurrent", type=int, default=Settings().max_concurrent_questions)
+    parser.add_argument("--concurrent", type=int, default=DiscordSettings().max_concurrent_questions)
     args = parser.parse_args()
     return asyncio.run(run(args.questions, args.concurrent))
 

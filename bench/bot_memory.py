@@ -17,12 +17,9 @@ import json
 import random
 import resource
 import shutil
-import sys
 
-from _common import ROOT, squad_questions
+from _common import squad_questions
 from questions import library_dir
-
-sys.path.insert(0, str(ROOT))
 
 
 def rss_mb() -> float:
@@ -37,11 +34,11 @@ def peak_mb() -> float:
 
 
 async def measure(questions: list[str], users: int) -> dict[str, float]:
-    from bot.client import create_bot
+    from bot.discord.client import create_bot
+    from bot.discord.settings import DiscordSettings
     from retrieval.library import Library
-    from retrieval.settings import Settings
 
-    settings = Settings(shared_library=True)  # RAGBOT_DATA_DIR is the library
+    settings = DiscordSettings(shared_library=True)  # RAGBOT_DATA_DIR is the library
     out = {"imports_mb": rss_mb()}
     lib = Library(settings)
     bot = create_bot(settings, lib, sync_commands=False)

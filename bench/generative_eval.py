@@ -33,14 +33,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import ROOT  # first: it puts the checkout on sys.path
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from retrieval.answer.verify import PassageSentences, missing_facts
 from retrieval.embedding import Embedder, load_embedder
 from retrieval.library import Library
-from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
 from retrieval.settings import Settings
 from retrieval.text import sentence_spans
 from retrieval.types import Answer, Document, Hit
@@ -145,7 +144,7 @@ def ask_all(lib: Library, name: str, items: Sequence[tuple[str, list[str], int]]
         first: list[float] = []
         t0 = time.perf_counter()
 
-        def on_token(token: str, t0: float = t0) -> None:
+        def on_token(token: str, t0: float = t0, first: list[float] = first, draft: list[str] = draft) -> None:
             if not first:
                 first.append(time.perf_counter() - t0)
             draft.append(token)
@@ -229,7 +228,7 @@ def evaluate(args: argparse.Namespace) -> None:
         base = Settings(_env_file=None, data_dir=Path(tmp) / "sample", model_cache_dir=MODELS,  # type: ignore[call-arg]
                         embed_backend=args.backend, llm_gate=args.gate_floor)
         sample = Library(base, embedder=embedder)
-        sample.ingest_loaded(load_file(SAMPLE_ARTICLE, base.max_file_bytes, doc_id=SAMPLE_DOC_ID))
+        sample.ingest_sample()
         squad = Library(base.model_copy(update={"data_dir": Path(tmp) / "squad"}), embedder=embedder)
         near = Library(base.model_copy(update={"data_dir": Path(tmp) / "near"}), embedder=embedder)
         sets = []

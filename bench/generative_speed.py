@@ -15,17 +15,13 @@ The extractive composer's warm figures on the same questions are printed beside,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
-import sys
 import time
 
 from _common import PY, ROOT, median, percentile, run_measured, squad_questions
 from questions import library_dir
-
-sys.path.insert(0, str(ROOT))
 
 
 def warm(data_dir: str, questions: list[str], generator: str, model: str) -> dict[str, list[float]]:
@@ -39,7 +35,7 @@ def warm(data_dir: str, questions: list[str], generator: str, model: str) -> dic
     for q in questions:
         stamp: list[float] = []
         t0 = time.perf_counter()
-        lib.ask(q, on_token=lambda _t, t0=t0: stamp.append(time.perf_counter() - t0) if not stamp else None)
+        lib.ask(q, on_token=lambda _t, t0=t0, stamp=stamp: stamp.append(time.perf_counter() - t0) if not stamp else None)
         if generator != "extractive" and not stamp:
             gated += 1
             continue
@@ -53,11 +49,10 @@ def bot_peak(data_dir: str, questions: list[str], model: str) -> float:
     """Peak RSS (MB) of a child process running the bot's engine path over the questions."""
     code = f"""
 import asyncio, json, resource, sys
-sys.path.insert(0, {str(ROOT)!r})
-from bot.client import create_bot
-from retrieval.library import Library
-from retrieval.settings import Settings
-s = Settings(data_dir={data_dir!r}, llm_model={model!r}, shared_library=True, cooldown_seconds=0)
+from bot.discord.client import create_bot
+from bot.discord.settings import DiscordSettings
+from retrieval import Library
+s = DiscordSettings(data_dir={data_dir!r}, llm_model={model!r}, shared_library=True, cooldown_seconds=0)
 async def main():
     bot = create_bot(s, Library(s), sync_commands=False)
     await bot.setup_hook()
@@ -65,7 +60,7 @@ async def main():
         await bot.asker.answer(q, s.collection)
 asyncio.run(main())
 """
-    run = run_measured([PY, "-c", code, json.dumps(questions)])
+    run = run_measured([PY, "-c", code, json.dumps(questions)], env={"PYTHONPATH": str(ROOT)})
     if run.returncode:
         raise SystemExit(f"bot run failed: {run.stderr[-2000:]}")
     return run.peak_mb
@@ -83,9 +78,10 @@ def main() -> None:
         questions = [q["question"] for q in squad_questions(args.questions, seed=7)]
         base = warm(str(data_dir), questions, "extractive", args.model)
         gen = warm(str(data_dir), questions, "llamacpp", args.model)
-        load = run_measured([PY, "-c", "import sys, time; sys.path.insert(0, %r); from retrieval.llm import gguf_path; "
-                                        "from retrieval.settings import Settings; p = gguf_path(Settings(llm_model=%r)); "
-                                        "from llama_cpp import Llama; Llama(model_path=str(p), n_ctx=4096, verbose=False)" % (str(ROOT), args.model)])
+        load = run_measured([PY, "-c", (f"from retrieval.llm import gguf_path; "
+                                        f"from retrieval.settings import Settings; p = gguf_path(Settings(llm_model={args.model!r})); "
+                                        "from llama_cpp import Llama; Llama(model_path=str(p), n_ctx=4096, verbose=False)")],
+                            env={"PYTHONPATH": str(ROOT)})
         cold = [run_measured([PY, "-m", "bot.cli", "ask", "--json", q], env={"RAGBOT_LLM_MODEL": args.model}, cwd=ROOT) for q in questions[:3]]
         peak = bot_peak(str(data_dir), questions[:5], args.model)
     finally:

@@ -56,9 +56,8 @@ def main() -> None:
     args = ap.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     info = machine()
-    from retrieval.settings import Settings
-
     from retrieval.embedding import bulk_workers, default_batch_size, export_onnx
+    from retrieval.settings import Settings
 
     configured = Settings(_env_file=None).embed_batch_size  # type: ignore[call-arg]
 

@@ -20,6 +20,7 @@ from _common import MODELS, SQUAD, chunk_texts, machine, markdown_table, print_t
 
 from retrieval.embedding import load_embedder
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch-sizes", default="1,2,4,8")

@@ -1,7 +1,7 @@
 """Load benchmark through the bot layer: 20 users, 200 questions, a 10,000-chunk library; then 5,000 in a row.
 
 The real bot (`create_bot`), cogs, admission gate, engine and Chroma run; only Discord's servers are
-faked (`tests.bot.fakes.fake_interaction`, strict autospec). The library is SQuAD v1.1 dev chunked
+faked (`tests.support.fakes.fake_interaction`, strict autospec). The library is SQuAD v1.1 dev chunked
 finely enough to hold 10,000+ chunks; questions are SQuAD questions. Prints answered/lost counts,
 p50/p95 latency, peak resident memory, and the memory growth over 5,000 consecutive questions.
 
@@ -9,7 +9,7 @@ p50/p95 latency, peak resident memory, and the memory growth over 5,000 consecut
 
 The library (11,371 chunks at --chunk-tokens 40) is built in a child process with the default
 backend (onnx-int8): about 40 s on two idle cores. `--embedder hashing` swaps the sentence embedder
-for a bag-of-words stand-in (tests/scale/helpers.py) for machines where that is too slow; the real
+for a bag-of-words stand-in (tests/support/helpers.py) for machines where that is too slow; the real
 model's per-question cost (one short text through ONNX) is then printed separately.
 """
 
@@ -29,16 +29,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import ROOT  # first: it puts the checkout on sys.path
 
-from bot.client import create_bot
-from bot.scope import collection_for
+from bot.discord.client import create_bot
+from bot.discord.scope import collection_for
+from bot.discord.settings import DiscordSettings
 from retrieval.embedding import load_embedder
 from retrieval.library import Library
-from retrieval.settings import Settings
 from retrieval.types import CANNOT_ANSWER
-from tests.bot.fakes import fake_interaction
+from tests.support.fakes import fake_interaction
 
 SQUAD = ROOT / "data" / "squad-v1.1-dev"
 GUILD = 1
@@ -74,17 +73,17 @@ async def ask_once(cog: Any, question: str, user: int) -> tuple[float, str]:
     return elapsed, "cannot" if content == CANNOT_ANSWER else "cited"
 
 
-def make_embedder(settings: Settings, kind: str) -> tuple[Any, Any]:
+def make_embedder(settings: DiscordSettings, kind: str) -> tuple[Any, Any]:
     """(the real ONNX embedder, the one the library uses): the same, or the bag-of-words stand-in."""
     real = load_embedder(None, settings.embed_backend, settings.models_dir)
     if kind == "hashing":
-        from tests.scale.helpers import HashingEmbedder
+        from tests.support.helpers import HashingEmbedder
 
         return real, HashingEmbedder(real.tokenizer)
     return real, real
 
 
-def build_library(settings: Settings, embedder_kind: str, collection: str) -> int:
+def build_library(settings: DiscordSettings, embedder_kind: str, collection: str) -> int:
     """Ingest SQuAD's passages into `collection` (run in a child process); returns the documents added."""
     _, embedder = make_embedder(settings, embedder_kind)
     report = Library(settings, embedder=embedder).ingest([SQUAD / "passages.jsonl"], collection=collection)
@@ -92,7 +91,7 @@ def build_library(settings: Settings, embedder_kind: str, collection: str) -> in
 
 
 async def run(args: argparse.Namespace) -> int:
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    defaults = DiscordSettings(_env_file=None)  # type: ignore[call-arg]
     rows = [json.loads(line) for line in (SQUAD / "questions.jsonl").open()]
     questions = [r["question"] for r in random.Random(0).sample(rows, args.questions + args.row)]
     with tempfile.TemporaryDirectory() as data:

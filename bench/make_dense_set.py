@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from retrieval.keyword import question_terms, terms
+from retrieval.terms import question_terms, terms
 
 SHARED = Path(__file__).resolve().parents[1] / "data" / "squad-v1.1-dev"
 

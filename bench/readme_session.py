@@ -5,7 +5,7 @@
 
 The REPL runs as `make run` runs it (`ragbot repl` from the checkout, default settings, a fresh
 library that the bundled sample article fills), with the questions piped in and the terminal 80
-columns wide. tests/test_readme.py compares README.md with this output, so it cannot drift.
+columns wide. tests/bot/cli/test_readme.py compares README.md with this output, so it cannot drift.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MODELS = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
 QUESTIONS = ("Who is Russia's defense minister?", "What exercises were mentioned?", "What is the capital of Peru?", ":why", "quit")
-BEGIN = "<!-- session: written by `python bench/readme_session.py --write`, checked by tests/test_readme.py -->"
+BEGIN = "<!-- session: written by `python bench/readme_session.py --write`, checked by tests/bot/cli/test_readme.py -->"
 END = "<!-- /session -->"
 WIDTH = 80
 
@@ -30,7 +30,7 @@ WIDTH = 80
 # not read: the session shows the default configuration, not a developer's own settings.
 _REPL = (
     "import sys; from retrieval.settings import Settings; Settings.model_config['env_file'] = None; "
-    "from bot.cli import main; sys.exit(main(['repl']))"
+    "from bot.cli.commands import main; sys.exit(main(['repl']))"
 )
 
 

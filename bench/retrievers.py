@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.evaluate import read_questions
-from retrieval.keyword import terms
 from retrieval.library import Library
+from retrieval.terms import terms
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

@@ -30,15 +30,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
+from _common import ROOT  # first: it puts the checkout on sys.path
 
-import numpy as np  # noqa: E402
+from retrieval.types import Document
 
-from retrieval.types import Document  # noqa: E402
-
-SYLLABLES = "ka lo mi ra te su vo na pe di ru sa ko ve li mo ta ne po gu ba fi ze ho ja".split()
+SYLLABLES = ["ka", "lo", "mi", "ra", "te", "su", "vo", "na", "pe", "di", "ru", "sa", "ko", "ve", "li", "mo", "ta", "ne", "po", "gu", "ba", "fi", "ze", "ho", "ja"]
 CHUNKS_PER_ARTICLE = 3.0  # what the generator's articles average with the default chunking (the table shows the real count)
 
 
@@ -148,7 +145,7 @@ def _disk(data_dir: Path) -> dict[str, int]:
 
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 def measure(data_dir: Path, real: bool, n_articles: int, repeats: int) -> dict[str, Any]:

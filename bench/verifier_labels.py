@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _common  # noqa: F401  (first: it puts the checkout on sys.path)
 
 from retrieval.answer.verify import is_cannot_answer, parse
 

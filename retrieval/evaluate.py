@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from retrieval.errors import RagbotError
 from retrieval.library import Library
+from retrieval.settings import Settings
 from retrieval.text import sentence_spans
+from retrieval.types import IngestReport
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Outcome:
     precise_citations: int
     sentences: int
     seconds: float
-    top_score: float
+    confidence: float
 
 
 @dataclass
@@ -132,7 +135,7 @@ def run(
                 precise_citations=precise,
                 sentences=len(sentence_spans(body)) if answer.answerable else 0,
                 seconds=seconds,
-                top_score=float(answer.confidence or 0.0),
+                confidence=float(answer.confidence or 0.0),
             )
         )
         if progress:
@@ -181,15 +184,77 @@ def plot(report: EvalReport, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise RagbotError("--plot needs matplotlib: pip install matplotlib.") from exc
-    answered = [o.top_score for o in report.outcomes if o.answerable]
-    abstained = [o.top_score for o in report.outcomes if not o.answerable]
+    answered = [o.confidence for o in report.outcomes if o.answerable]
+    abstained = [o.confidence for o in report.outcomes if not o.answerable]
     fig, ax = plt.subplots(figsize=(7, 4))
     bins = 40
     ax.hist(answered, bins=bins, alpha=0.6, label=f"answered ({len(answered)})")
     ax.hist(abstained, bins=bins, alpha=0.6, label=f"abstained ({len(abstained)})")
-    ax.set_xlabel("confidence (best sentence score)")
+    ax.set_xlabel("confidence (what the abstention rule compares with its threshold)")
     ax.set_ylabel("questions")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """What `ragbot eval` runs: questions from a QA file, optionally over a corpus ingested first.
+
+    With a corpus and not `keep`, the corpus goes into a scratch library (a temporary data dir,
+    removed afterwards) so the user's library is left as it was.
+    """
+
+    questions: Path
+    limit: int | None = None
+    seed: int = 0
+    k: int = 5
+    collection: str | None = None
+    corpus: str | None = None
+    keep: bool = False
+
+
+class Evaluation:
+    """One evaluation run; a context manager that owns the scratch library, if any.
+
+    `items` are read at construction, so a front end can size its progress display before `run`.
+    """
+
+    def __init__(self, settings: Settings, plan: EvalPlan, notify: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.notify = notify
+        self.items = read_questions(plan.questions, plan.limit, plan.seed)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._library: Library | None = None
+
+    def __enter__(self) -> Self:
+        settings = self.settings
+        if self.plan.corpus and not self.plan.keep:
+            self._tmp = tempfile.TemporaryDirectory(prefix="ragbot-eval-")
+            settings = settings.model_copy(update={"data_dir": Path(self._tmp.name), "model_cache_dir": settings.models_dir.resolve()})
+        self._library = Library(settings, notify=self.notify)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._library = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def library(self) -> Library:
+        if self._library is None:
+            raise RuntimeError("use Evaluation as a context manager")
+        return self._library
+
+    def ingest(self, progress: Callable[[int, int | None], None] | None = None) -> IngestReport | None:
+        """Ingest the plan's corpus (None without one); its problems are in the report."""
+        if not self.plan.corpus:
+            return None
+        return self.library.ingest([self.plan.corpus], collection=self.plan.collection, progress=progress)
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> EvalReport:
+        """Ask every question and summarise."""
+        return run(self.library, self.items, k=self.plan.k, collection=self.plan.collection, progress=progress)

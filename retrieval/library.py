@@ -4,34 +4,40 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
-from retrieval import sentences
-from retrieval.chunking import chunk_documents
-from retrieval.dedup import POLICIES, Duplicate, DuplicateIndex, DuplicatePolicy, Signature, signature
-from retrieval.embedding import Embedder, embedder_identity, ingesting, load_embedder
+from retrieval.answer.context import AnswerContext
+from retrieval.embedding import Embedder, embedder_identity, load_embedder
 from retrieval.errors import LibraryEmpty, RagbotError
-from retrieval.keyword import QUESTION_WORDS, STOPWORDS, question_terms
-from retrieval.loaders import Loaded, load_sources
-from retrieval.locks import LibraryLocks, NoLocks
-from retrieval.recovery import forget_shared_system, read_with_recovery, shown_url
-from retrieval.search import Filters, Searcher
-from retrieval.keyword_index import KeywordIndex
+from retrieval.ingest.dedup import POLICIES, DuplicatePolicy
+from retrieval.ingest.loaders import (
+    SAMPLE_ARTICLE,
+    SAMPLE_DOC_ID,
+    Loaded,
+    estimate_total,
+    load_bytes,
+    load_file,
+    load_sources,
+)
+from retrieval.ingest.pipeline import IngestPipeline, ProgressFn
+from retrieval.search.query import clean_question, contextual_query
+from retrieval.search.searcher import Filters, Searcher
 from retrieval.settings import Settings, check_k
 from retrieval.store import Collection, LibraryMissing, open_client
-from retrieval.text import words
-from retrieval.types import Answer, Document, Hit, IngestProblem, IngestReport, SourceInfo, Turn
+from retrieval.store.keyword_index import KeywordIndex
+from retrieval.store.locks import LibraryLocks, NoLocks
+from retrieval.store.recovery import forget_shared_system, read_with_recovery, shown_url
+from retrieval.types import Answer, Document, FollowUp, Hit, IngestReport, SourceInfo, Upload
 
-ProgressFn = Callable[[int, int | None], None]
+if TYPE_CHECKING:
+    import numpy as np
+    from langchain_core.language_models.chat_models import BaseChatModel
+
 T = TypeVar("T")
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
 class Library:
@@ -39,10 +45,12 @@ class Library:
 
     def __init__(
         self, settings: Settings | None = None, embedder: Embedder | None = None, client: Any | None = None,
-        notify: Callable[[str], None] | None = None,
+        notify: Callable[[str], None] | None = None, chat_model: BaseChatModel | None = None,
     ) -> None:
+        """`embedder`, `client` (a Chroma client) and `chat_model` replace what the settings would load or open."""
         self.settings = settings or Settings()
         self._embedder = embedder
+        self._chat_model = chat_model
         self._client = client
         self._owns_client = client is None  # only a client it opened itself may be reopened
         # What the user is told while ragbot waits (for another writer, for the Chroma server): one sentence.
@@ -111,6 +119,8 @@ class Library:
         return self._resolve_generator()[1]
 
     def _resolve_generator(self) -> tuple[str, str | None]:
+        if self._generator is None and self._chat_model is not None:
+            self._generator = (self.settings.generator, None)
         if self._generator is None:
             from retrieval.llm import unavailable
 
@@ -127,7 +137,10 @@ class Library:
             from retrieval.answer.prompts import prefix
             from retrieval.llm import chat_model
 
-            chat_model(self.settings, "llamacpp").prime(prefix())  # type: ignore[attr-defined]
+            model = self._chat_model or chat_model(self.settings, "llamacpp")
+            prime = getattr(model, "prime", None)  # llama.cpp's prompt cache, filled with the fixed prompt prefix
+            if prime is not None:
+                prime(prefix())
 
     def collection(self, name: str | None = None, create: bool = True) -> Collection:
         """The named collection (default from settings)."""
@@ -178,7 +191,7 @@ class Library:
 
     def _writable(self, name: str | None) -> Collection:
         """The collection ready for a write (writer lock held), its keyword index caught up and a killed writer's leftovers gone."""
-        from retrieval.keyword_sync import catch_up
+        from retrieval.store.keyword_sync import catch_up
 
         col = self.collection(name)
         assert col.index is not None
@@ -198,7 +211,7 @@ class Library:
         `duplicates` ("keep" or "skip", default RAGBOT_DUPLICATES) decides what happens to a
         document that nearly repeats one already in the library; either way the report lists it.
         """
-        from retrieval.fetch import url_loader
+        from retrieval.ingest.fetch import url_loader
 
         loaded = load_sources([str(i) for i in inputs], self.settings.max_file_bytes, fetch=url_loader(self.settings),
                               duplicates=duplicates or self.settings.duplicates)
@@ -214,159 +227,42 @@ class Library:
         """Add documents; an unchanged document is left alone, a changed one replaces its old chunks."""
         return self.ingest_loaded((Loaded(document=d) for d in documents), collection, progress, duplicates=duplicates)
 
+    def ingest_uploads(
+        self, uploads: Sequence[Upload], collection: str | None = None, duplicates: DuplicatePolicy | None = None
+    ) -> IngestReport:
+        """Add files received as bytes (a chat attachment): each is read by its name's suffix, as a file on disk would be."""
+        policy = duplicates or self.settings.duplicates
+        loaded = [item for u in uploads for item in load_bytes(u.name, u.data, u.source, u.doc_id, duplicates=policy)]
+        return self.ingest_loaded(loaded, collection, duplicates=duplicates)
+
+    def ingest_sample(self, collection: str | None = None) -> IngestReport:
+        """Add the bundled sample article (what the REPL starts from in an empty library)."""
+        return self.ingest_loaded(load_file(SAMPLE_ARTICLE, self.settings.max_file_bytes, doc_id=SAMPLE_DOC_ID), collection)
+
     def ingest_loaded(
         self,
         loaded: Iterable[Loaded],
         collection: str | None = None,
         progress: ProgressFn | None = None,
-        batch: int = 1024,
         duplicates: DuplicatePolicy | None = None,
-        batch_chars: int = 400_000,
     ) -> IngestReport:
-        """Chunk, embed and store loaded documents in batches (of `batch` documents or about `batch_chars` characters).
-
-        Big batches keep the embedder's length-sorted batches tightly packed (64 documents per
-        batch padded SQuAD's chunks by 19%, 1,024 by 1%); progress is still reported as the
-        batch is embedded.
-        """
+        """Chunk, embed and store loaded documents, one writer at a time per library on disk (`IngestPipeline`)."""
         policy = duplicates or self.settings.duplicates
         if policy not in POLICIES:
             raise RagbotError(f"duplicates must be one of {', '.join(POLICIES)}, not {policy!r}.")
         with self.locks.writing():  # one writer per library on disk; another waits for this one
-            return self._ingest_loaded(loaded, collection, progress, batch, policy, batch_chars)
-
-    def _ingest_loaded(
-        self, loaded: Iterable[Loaded], collection: str | None, progress: ProgressFn | None, batch: int, policy: str,
-        batch_chars: int,
-    ) -> IngestReport:
-        started = time.perf_counter()
-        report = IngestReport()
-        col = self._writable(collection)
-        seen = self._duplicate_index(col)
-        pending: list[Document] = []
-        pending_chars = 0
-        done = 0
-
-        def flush() -> None:
-            nonlocal done, pending, pending_chars
-            size = len(pending)
-            partial = (lambda f: progress(done + int(f * size), None)) if progress else None
-            done += self._ingest_batch(col, pending, report, seen, policy, on_embedded=partial)
-            pending, pending_chars = [], 0
-            if progress:
-                progress(done, None)
-
-        with ingesting(self.embedder):  # a session tuned for back-to-back batches while this ingest runs
-            for item in loaded:
-                if item.duplicate:
-                    report.duplicates.append(item.duplicate)
-                if item.problem:
-                    report.problems.append(item.problem)
-                elif item.document:
-                    pending.append(item.document)
-                    pending_chars += len(item.document.text)
-                    if len(pending) >= batch or pending_chars >= batch_chars:
-                        flush()
-            if pending:
-                flush()
-        report.seconds = time.perf_counter() - started
-        return report
+            pipeline = IngestPipeline(self.settings, self.embedder, self.locks)
+            return pipeline.run(self._writable(collection), loaded, policy, progress)
 
     @staticmethod
-    def _duplicate_index(col: Collection) -> DuplicateIndex:
-        """Signatures of the documents already in the library (computed for ones stored without)."""
-        index = DuplicateIndex()
-        stored = col.registry_meta("minhash")
-        sources = {s.doc_id: s.source for s in col.documents()}
-        missing = [d for d in sources if Signature.decode(stored.get(d, "")) is None]  # stored before signatures existed
-        texts = col.document_texts(missing) if missing else {}
-        for doc_id, source in sources.items():
-            sig = Signature.decode(stored.get(doc_id, "")) or signature(texts.get(doc_id, ""))
-            index.add(doc_id, source, sig)
-        return index
-
-    def _ingest_batch(
-        self, col: Collection, docs: list[Document], report: IngestReport, seen: DuplicateIndex, policy: str,
-        on_embedded: Callable[[float], None] | None = None,
-    ) -> int:
-        latest: dict[str, Document] = {d.doc_id: d for d in docs}  # a later copy of the same id wins
-        known = col.document_meta(list(latest))
-        todo = []
-        unchanged = [d.doc_id for d in latest.values() if known.get(d.doc_id, {}).get("content_hash") == d.content_hash]
-        # An unchanged document may still carry leftovers of an interrupted write: retire them, redo short ones.
-        with self.locks.step():
-            redo = set(col.reconcile(unchanged))
-        signatures: dict[str, Signature] = {}
-        for doc in latest.values():
-            if doc.doc_id in unchanged and doc.doc_id not in redo:
-                report.unchanged.append(doc.doc_id)
-                continue
-            sig = signatures[doc.doc_id] = signature(doc.text)
-            match = seen.best_match(doc.doc_id, sig)
-            if match:
-                action = "skipped" if policy == "skip" and doc.doc_id not in known else "kept"
-                report.duplicates.append(Duplicate(doc.doc_id, doc.source, match[0], match[1], match[2], action))
-                if action == "skipped":
-                    continue
-            seen.add(doc.doc_id, doc.source, sig)
-            todo.append(doc)
-        tokenizer = self.embedder.tokenizer
-        chunked = list(zip(todo, chunk_documents(todo, tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens), strict=True))
-        pairs = [(d.title, c.text) for d, chunks in chunked for c in chunks]
-        vectors, sentence_vectors = self._embed_in_slices(pairs, on_embedded) if pairs else (None, [])
-        chunk_ids = [c.chunk_id for _, chunks in chunked for c in chunks]
-        per_chunk = dict(zip(chunk_ids, sentence_vectors, strict=True))
-        at = 0
-        writes = []
-        for doc, chunks in chunked:
-            if not chunks:
-                report.problems.append(IngestProblem(doc.source, "no sentences could be found in it."))
-                seen.remove(doc.doc_id)
-                continue
-            assert vectors is not None
-            writes.append((doc, chunks, [c.text for c in chunks], vectors[at : at + len(chunks)]))
-            at += len(chunks)
-        # one set of Chroma calls per batch, not per document
-        with self.locks.step():  # questions in other processes wait for this step rather than catch it half-done
-            col.write_documents(
-                writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, sentence_vectors=per_chunk
-            )
-        for doc, chunks, _, _ in writes:
-            report.chunks += len(chunks)
-            (report.replaced if doc.doc_id in known else report.added).append(doc.doc_id)
-        return len(latest)
-
-    def _embed_in_slices(
-        self, chunks: list[tuple[str, str]], on_embedded: Callable[[float], None] | None, size: int = 512
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Embed (title, text) chunks shortest first in slices of `size`, reporting the share done after each.
-
-        Returns the chunk vectors and, from the same forward passes, each chunk's sentence vectors.
-        """
-        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i][0]) + len(chunks[i][1]))
-        vectors = np.zeros((len(chunks), self.embedder.dim), dtype=np.float32)
-        per_sentence: list[np.ndarray] = [np.zeros((0, self.embedder.dim), dtype=np.float32)] * len(chunks)
-        for lo in range(0, len(order), size):
-            idx = order[lo : lo + size]
-            vecs, parts = sentences.embed_chunks(self.embedder, [chunks[i][0] for i in idx], [chunks[i][1] for i in idx])
-            vectors[idx] = vecs
-            for i, part in zip(idx, parts, strict=True):
-                per_sentence[i] = part
-            if on_embedded:
-                on_embedded(min(1.0, (lo + size) / len(order)))
-        return vectors, per_sentence
+    def estimate_ingest(inputs: Iterable[str | Path]) -> int | None:
+        """How many documents `ingest(inputs)` will load, when that can be told cheaply (for a progress bar)."""
+        return estimate_total([str(i) for i in inputs])
 
     # -- questions ----------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
-        """The question, cleaned; a clear error when it is empty or too long."""
-        question = _ANSI_ESCAPE.sub(" ", question)  # terminal colour codes pasted along with a question
-        cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
-        if not cleaned:
-            raise RagbotError("The question is empty: type a question about the articles.")
-        limit = self.settings.max_question_chars
-        if len(cleaned) > limit:
-            raise RagbotError(f"The question is {len(cleaned):,} characters long; the limit is {limit:,} (RAGBOT_MAX_QUESTION_CHARS).")
-        return cleaned
+        """The question, cleaned; a clear error when it is empty or too long (RAGBOT_MAX_QUESTION_CHARS)."""
+        return clean_question(question, self.settings.max_question_chars)
 
     def search(
         self, query: str, k: int | None = None, collection: str | None = None, filters: Filters | None = None,
@@ -383,24 +279,24 @@ class Library:
 
     def ask(
         self,
-        question: str,
+        question: str | FollowUp,
         k: int | None = None,
         collection: str | None = None,
         filters: Filters | None = None,
         generator: str | None = None,
-        history: Sequence[Turn] = (),
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
         """A cited answer to the question, or the fixed cannot-answer reply.
 
-        `history` holds the earlier turns of the same conversation (oldest first); a follow-up
-        ("and where was that?") is retrieved by `contextual_query`, with the topic they carry.
-        `on_token` receives a generative backend's draft tokens as they arrive.
+        A `FollowUp` carries the earlier turns of the same conversation; a follow-up ("and where
+        was that?") is retrieved by `contextual_query`, with the topic they carry. `on_token`
+        receives a generative backend's draft tokens as they arrive.
         """
         from retrieval.answer.extractive import compose
 
         t0 = time.perf_counter()
-        question = self.check_question(question)
+        history = question.history if isinstance(question, FollowUp) else ()
+        question = self.check_question(question.question if isinstance(question, FollowUp) else question)
         k = self.settings.k if k is None else check_k(k)
         generator = generator or self.generator
         self._read(lambda: self._require_collection(collection))
@@ -408,26 +304,21 @@ class Library:
         vector = self.embedder.embed([query])[0]
         t1 = time.perf_counter()
 
-        def retrieve() -> tuple[Searcher, list[Hit]]:
+        def retrieve() -> AnswerContext:
             searcher = self._searcher(collection)
-            return searcher, searcher.search(query, k, filters, vector=vector)
+            hits = searcher.search(query, k, filters, vector=vector)
+            return AnswerContext(question, hits, self.embedder, searcher.idf(), query, vector, searcher.sentence_vectors)
 
-        searcher, hits = self._read(retrieve)  # the library before another process's write step, or after it
-        if not hits:
+        ctx = self._read(retrieve)  # the library before another process's write step, or after it
+        if not ctx.hits:
             self._require_documents(collection)
         t2 = time.perf_counter()
-        idf = searcher.idf()  # document frequencies from the keyword index
         if generator == "extractive":
-            answer = compose(query, hits, self.embedder, idf, vector, searcher.sentence_vectors)
-            answer.question = question
+            answer = compose(ctx)
         else:
             from retrieval.answer.generative import generate
 
-            answer = generate(
-                query, hits, self.settings, self.embedder, idf, vector, generator=generator, on_token=on_token,
-                stored=searcher.sentence_vectors,
-            )
-            answer.question = question
+            answer = generate(ctx, self.settings, generator=generator, on_token=on_token, model=self._chat_model)
         t3 = time.perf_counter()
         answer.timings_ms = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "compose": (t3 - t2) * 1000, "total": (t3 - t0) * 1000}
         return answer
@@ -444,50 +335,12 @@ class Library:
                 return False
             return self._writable(collection).delete_document(doc_id)
 
+    def resolve_doc_id(self, ref: str, collection: str | None = None) -> str:
+        """The doc_id a person means by `ref`: an id, the path or URL it was ingested from, or a unique start of either."""
+        from retrieval.ingest.references import resolve_doc_id
+
+        return resolve_doc_id(ref, [s.doc_id for s in self.sources(collection)])
+
     def document_text(self, doc_id: str, collection: str | None = None) -> str | None:
         """A stored document's full text (what citation offsets point into)."""
         return self._read(lambda: self.collection(collection).document_text(doc_id) if self._exists(collection) else None)
-
-
-FOLLOW_UP_TERMS = 3
-# Topic words a follow-up carries over: enough to find the passage again, few enough that the
-# follow-up's own words still decide which of its sentences answers.
-TOPIC_WORDS = 12
-# Words by which a follow-up points back at the conversation ("where was that?", "who said it?");
-# "this year" or "that week" point at a time, not back.
-_REFERS_BACK = re.compile(
-    r"\b(it|its|that|this|those|these|they|them|their|there|he|him|his|she|her|one|ones|former|latter|same)\b"
-    r"(?!\s+(?:year|month|week|day|time)s?\b)",
-    re.IGNORECASE,
-)
-_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1, "former": 0}
-_ORDINAL = re.compile(rf"\b({'|'.join(_ORDINALS)})\b", re.IGNORECASE)
-_NAME = re.compile(r"\b(?:[A-Z][\w’'-]*|\d[\d.,]*)")
-
-
-def contextual_query(question: str, history: Sequence[Turn]) -> str:
-    """A standalone retrieval query for the question, given the conversation so far (oldest turn first).
-
-    A question with enough terms of its own that does not point back is asked as is. A
-    follow-up ("and where was that?", "what was the second one?") carries the topic: the last
-    question's content words and the names and numbers of the latest answer that cited
-    anything (a chain of follow-ups keeps only a pronoun of its topic, the quotes keep it all).
-    An ordinal ("the second one") takes the words of that quote only. This is the one place
-    a follow-up is rewritten.
-    """
-    if not history:
-        return question
-    if len(question_terms(question)) >= FOLLOW_UP_TERMS and not _REFERS_BACK.search(question):
-        return question
-    quotes = next((t.quotes for t in reversed(history) if t.quotes), ())
-    ordinal = _ORDINAL.search(question)
-    if ordinal:  # "the first one": of the latest answer that listed more than one thing
-        index = _ORDINALS[ordinal.group(1).lower()]
-        listed = next((t.quotes for t in reversed(history) if len(t.quotes) >= max(2, index + 1)), ())
-        quotes = (listed[index],) if listed else quotes
-    # The last question's words only stand in for quotes: they would outweigh the follow-up's own.
-    asked = [] if quotes else [w for w in words(history[-1].question) if w not in STOPWORDS and w not in QUESTION_WORDS]
-    named = [w for q in quotes for w in _NAME.findall(q) if w.lower() not in STOPWORDS]
-    own = set(words(question))
-    topic = list(dict.fromkeys(w for w in asked + named if w.lower() not in own))[:TOPIC_WORDS]
-    return f"{question} {' '.join(topic)}".strip()

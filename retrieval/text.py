@@ -1,4 +1,4 @@
-"""Sentence spans with exact character offsets, and the word tokens used for keyword search."""
+"""Text: sentence spans with exact character offsets, word tokens, planted-marker escaping and dates."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def _is_abbreviation(text: str, dot: int) -> bool:
         rest = text[dot + 1 : dot + 3].lstrip()
         return bool(rest) and rest[0].isdigit()
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def is_abbreviation(word: str) -> bool:
+    """Whether a word ending in a full stop ("Dr.", "e.g.", "J.") is an abbreviation or an initial, not a sentence's end."""
+    return bool(word) and _is_abbreviation(word, len(word) - 1)
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -78,3 +83,32 @@ def without_markers(text: str) -> str:
     and only what is shown as answer text or given to a model as a passage is rendered this way.
     """
     return _PLANTED_MARKER.sub(r"(\1)", text)
+
+
+def iso_date(value: str | None) -> str | None:
+    """A publication date as YYYY-MM-DD (None when absent or unreadable), so that --since can compare it."""
+    if not value or not value.strip():
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.strip()).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        from dateutil import parser as date_parser
+
+        return date_parser.parse(value, fuzzy=False).date().isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def chunk_header(title: str) -> str:
+    """The header line a chunk is embedded and keyword-indexed with."""
+    return title.strip()
+
+
+def indexed_text(title: str, text: str) -> str:
+    """What is embedded for a chunk: its document's title as a header line, then the chunk."""
+    header = chunk_header(title)
+    return f"{header}\n{text}" if header else text

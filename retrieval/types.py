@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from retrieval.dedup import Duplicate
+from typing import Any
 
 CANNOT_ANSWER = "I could not find this in the articles."
 
@@ -64,7 +61,7 @@ class Hit:
     published: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The `search --json` shape of a hit."""
+        """The hit as a JSON object."""
         return {
             "rank": self.rank,
             "doc_id": self.doc_id,
@@ -94,7 +91,7 @@ class Citation:
     support: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The `ask --json` shape of a citation."""
+        """The citation as a JSON object."""
         return asdict(self)
 
 
@@ -110,11 +107,11 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     dropped: list[dict[str, Any]] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
-    confidence: float | None = None  # the best sentence's score; the abstention rule compares it
+    confidence: float | None = None  # best sentence score + weighted coverage and passage cosine (the abstention rule)
     more: bool = False  # a list answer that stops before the end of the list it found
 
     def to_json(self) -> dict[str, Any]:
-        """The `ask --json` shape of an answer."""
+        """The answer as a JSON object."""
         out: dict[str, Any] = {
             "question": self.question,
             "answer": self.text,
@@ -145,6 +142,14 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A question asked after earlier turns of the same conversation (`history`, oldest first)."""
+
+    question: str
+    history: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     """A document as the library lists it."""
 
@@ -157,7 +162,7 @@ class SourceInfo:
     content_hash: str
 
     def to_json(self) -> dict[str, Any]:
-        """The `sources --json` shape."""
+        """The source as a JSON object."""
         return asdict(self)
 
 
@@ -172,6 +177,30 @@ class IngestProblem:
     def __str__(self) -> str:
         where = f"{self.source}, line {self.line}" if self.line is not None else self.source
         return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A document found to repeat one already in the library (or earlier in the same ingest)."""
+
+    doc_id: str
+    source: str
+    of_doc_id: str
+    of_source: str
+    similarity: float
+    action: str  # "kept" or "skipped"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source} looks like a near-duplicate of {self.of_source} "
+            f"({self.similarity:.0%} of the text is shared); {self.action}."
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The duplicate as a JSON object."""
+        out = asdict(self)
+        out["similarity"] = round(self.similarity, 3)
+        return out
 
 
 @dataclass
@@ -197,3 +226,13 @@ class IngestReport:
             "problems": [str(p) for p in self.problems],
             "duplicates": [d.to_json() for d in self.duplicates],
         }
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file received as bytes (a chat attachment): its name (the suffix says how to read it), bytes and where it came from."""
+
+    name: str
+    data: bytes
+    source: str
+    doc_id: str

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from retrieval.embedding import Embedder, load_embedder
+from retrieval.ingest.loaders import SAMPLE_DOC_ID
 from retrieval.library import Library
-from retrieval.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID, load_file
 from retrieval.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-# The exported ONNX model is cached across runs in the checkout (git-ignored): export costs ~10 s.
-MODELS_DIR = Path(os.environ.get("RAGBOT_TEST_MODELS", ROOT / ".ragbot-test-models"))
-SHARED_DATA = ROOT / "data"  # vendored data sets (data/README.md); nothing outside the checkout is read
+from tests.support.paths import MODELS_DIR, ROOT, SHARED_DATA
 
 _SCRUBBED = ("DISCORD_TOKEN", "DISCORD_DEV_GUILD")
 _OUTSIDE = str(ROOT.parent / "shared")
@@ -47,7 +41,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAGBOT_MODEL_CACHE_DIR", str(MODELS_DIR))
     # The shared `embedder` fixture is fp32 ONNX; libraries opened from settings must agree with it.
     monkeypatch.setenv("RAGBOT_EMBED_BACKEND", "onnx")
-    # Tests answer with the extractive composer unless they ask for the local model (tests/answer/, the e2e tests).
+    # Tests answer with the extractive composer unless they ask for the local model (tests/retrieval/answer/, the slow end-to-end tests).
     monkeypatch.setenv("RAGBOT_GENERATOR", "extractive")
 
 
@@ -72,7 +66,7 @@ def library(settings: Settings, embedder: Embedder) -> Library:
 @pytest.fixture
 def sample_library(library: Library) -> Library:
     """A library holding the bundled sample article."""
-    report = library.ingest_loaded(load_file(SAMPLE_ARTICLE, library.settings.max_file_bytes, doc_id=SAMPLE_DOC_ID))
+    report = library.ingest_sample()
     assert report.added == [SAMPLE_DOC_ID]
     return library
 
@@ -83,21 +77,3 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "squad-v1.1-dev" / "passages.jsonl").exists():
         pytest.fail(f"the vendored SQuAD data is missing from {SHARED_DATA}")
     return SHARED_DATA
-
-
-@pytest.fixture(scope="session")
-def squad_library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, shared_data: Path) -> Iterator[Library]:
-    """The whole SQuAD v1.1 dev corpus (2,067 passages) in one library, built once per session."""
-    settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("squad"), model_cache_dir=MODELS_DIR, embed_backend="onnx", generator="extractive")  # type: ignore[call-arg]
-    lib = Library(settings, embedder=embedder)
-    report = lib.ingest([shared_data / "squad-v1.1-dev" / "passages.jsonl"])
-    assert not report.problems and len(report.added) == 2067
-    yield lib
-
-
-def squad_questions(shared: Path, n: int, seed: int = 0) -> list[dict]:
-    """n SQuAD questions drawn at random with a fixed seed."""
-    import random
-
-    rows = [json.loads(line) for line in (shared / "squad-v1.1-dev" / "questions.jsonl").open()]
-    return random.Random(seed).sample(rows, n)

@@ -1,66 +1,36 @@
-"""What a language model reads: the best-scored sentences with their neighbours, grouped by passage.
-
-Five whole chunks are ~1,200 tokens, most of them beside the point; the model reads them slowly
-and is drawn to whatever they say. The excerpts here are exact spans of the chunks, so the
-passages the model cites are still the retrieved chunks and every quote stays checkable.
-"""
+"""`AnswerContext`: everything an answer is composed from, gathered once by `Library.ask`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from retrieval.answer.extractive import Scored
-from retrieval.text import sentence_spans
+import numpy as np
+
+from retrieval.embedding import Embedder
 from retrieval.types import Hit
 
-# Sentences chosen by score (more for list questions, whose items sit side by side).
-TOP_SENTENCES = 6
-TOP_LIST_SENTENCES = 10
-# Sentences of context on each side of a chosen one.
-NEIGHBOURS = 1
+# A chunk's stored sentence vectors (one row per sentence of its text), or None when it has none.
+SentenceLookup = Callable[[Hit], "np.ndarray | None"]
 
 
 @dataclass(frozen=True)
-class Passage:
-    """One numbered passage as shown: a retrieved chunk and the excerpts of it (offsets into `hit.text`)."""
+class AnswerContext:
+    """A question, what was retrieved for it, and what scoring its sentences needs.
 
-    hit: Hit
-    excerpts: tuple[tuple[int, int], ...]
+    `question` is what the user asked (the answer shows it); `query` is what was retrieved and
+    scored with (a follow-up carries its topic, see `retrieval.search.query.contextual_query`).
+    """
+
+    question: str
+    hits: Sequence[Hit]
+    embedder: Embedder
+    idf: Callable[[str], float]
+    query: str = ""
+    query_vector: np.ndarray | None = None
+    stored: SentenceLookup | None = None
 
     @property
-    def text(self) -> str:
-        """The excerpts in document order, gaps marked with an ellipsis."""
-        return " … ".join(" ".join(self.hit.text[a:b].split()) for a, b in self.excerpts)
-
-
-def passages(hits: Sequence[Hit], scored: Sequence[Scored], listing: bool = False) -> list[Passage]:
-    """The chunks holding the best sentences, best first, each cut to those sentences and their neighbours."""
-    top = scored[: TOP_LIST_SENTENCES if listing else TOP_SENTENCES]
-    by_chunk: dict[str, set[int]] = {}
-    order: list[str] = []
-    spans_of = {h.chunk_id: sentence_spans(h.text) for h in hits}
-    for s in top:
-        hit = s.span.hit
-        local = (s.span.start - hit.start, s.span.end - hit.start)
-        spans = spans_of.get(hit.chunk_id, [])
-        if local not in spans:
-            continue
-        i = spans.index(local)
-        chosen = by_chunk.setdefault(hit.chunk_id, set())
-        if hit.chunk_id not in order:
-            order.append(hit.chunk_id)
-        chosen.update(range(max(0, i - NEIGHBOURS), min(len(spans), i + NEIGHBOURS + 1)))
-    hits_by_id = {h.chunk_id: h for h in hits}
-    out = []
-    for cid in order:
-        spans = spans_of[cid]
-        picked = sorted(by_chunk[cid])
-        runs: list[tuple[int, int]] = []
-        for i in picked:  # contiguous sentences become one excerpt
-            if runs and i == runs[-1][1] + 1:
-                runs[-1] = (runs[-1][0], i)
-            else:
-                runs.append((i, i))
-        out.append(Passage(hits_by_id[cid], tuple((spans[a][0], spans[b][1]) for a, b in runs)))
-    return out
+    def scored_text(self) -> str:
+        """The text sentences are scored against: the retrieval query, else the question."""
+        return self.query or self.question

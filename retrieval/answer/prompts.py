@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from retrieval.answer.context import Passage
+from retrieval.answer.passages import Passage
 from retrieval.text import without_markers
 from retrieval.types import CANNOT_ANSWER
 

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from retrieval.answer.citations import Span, span_in_hit
-from retrieval.answer.extractive import list_focus
+from retrieval.answer.scoring import list_focus
 from retrieval.embedding import Embedder
-from retrieval.keyword import STOPWORDS, question_terms, terms
+from retrieval.terms import STOPWORDS, question_terms, terms
 from retrieval.text import sentence_spans, words
 from retrieval.types import CANNOT_ANSWER, Hit
 

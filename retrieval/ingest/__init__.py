@@ -1,0 +1,1 @@
+"""Ingest: loading files and URLs, near-duplicate detection, chunking and document references."""

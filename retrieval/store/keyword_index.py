@@ -1,0 +1,298 @@
+"""The keyword index of one library: SQLite FTS5 over each chunk's analysed terms, on disk, updated per document.
+
+FTS5 keeps the postings and ranks with its bm25(); ragbot keeps its own analysis (Snowball
+stems, stopwords, the title header line, `retrieval/terms.py`) by indexing the analysed terms,
+one token each, in a contentless table. Beside it a plain table holds what a hit shows (text,
+offsets, title, source, date) so a search needs no Chroma read for them; for a local library
+also each chunk's sentence vectors (int8, `retrieval/embedding/sentences.py`), their only copy; and one row per
+document with its indexed version (the registry's content hash), which is what catching up
+and reconciling compare. Chunk vectors stay in Chroma only.
+
+Several processes may share the file (WAL mode): each write is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.store.changelog import Event
+from retrieval.terms import terms
+from retrieval.text import indexed_text
+
+FORMAT = "2"  # bump when the analysis or the schema changes: an index of another format is rebuilt
+_PLAIN = re.compile(r"[a-z0-9_]+")
+_CACHE_KIB = 64 * 1024  # SQLite page cache per connection: memory stays bounded whatever the library's size
+
+
+def token(term: str) -> str:
+    """An analysed term as one FTS5 token (terms with other characters are hex-encoded, so no tokenizer splits them)."""
+    return term if _PLAIN.fullmatch(term) else "__" + term.encode("utf-8", "surrogatepass").hex()
+
+
+def chunk_tokens(title: str, text: str) -> str:
+    """The FTS5 content of a chunk: the tokens of its indexed text (title header and body), space-separated."""
+    return " ".join(token(t) for t in terms(indexed_text(title, text)))
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the index holds of one chunk (everything a hit shows)."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    published: str
+    start: int
+    end: int
+    ordinal: int
+    text: str
+
+    def meta(self) -> dict[str, Any]:
+        """The row as chunk metadata (the shape filters read)."""
+        return {"doc_id": self.doc_id, "source": self.source, "title": self.title, "published": self.published,
+                "start": self.start, "end": self.end, "ordinal": self.ordinal}
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunk(
+    rowid INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL, source TEXT NOT NULL,
+    title TEXT NOT NULL, published TEXT NOT NULL, start_at INTEGER NOT NULL, end_at INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunk_doc ON chunk(doc_id);
+CREATE TABLE IF NOT EXISTS doc(doc_id TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(terms, content='', tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
+CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, 'row');
+CREATE TABLE IF NOT EXISTS sentence(rowid INTEGER PRIMARY KEY, vecs BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied(event_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending(write_id TEXT PRIMARY KEY, event TEXT NOT NULL) WITHOUT ROWID;
+"""
+_COLUMNS = "chunk_id, doc_id, source, title, published, start_at, end_at, ordinal, text"
+
+
+class KeywordIndex:
+    """One library's keyword index in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
+        self._df: dict[str, int] = {}
+        self._size: int | None = None
+        db = self._db
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        with self.transaction():
+            for statement in _SCHEMA.split(";"):  # not executescript: it would commit halfway
+                if statement.strip():
+                    db.execute(statement)
+            if self.get("format") not in (None, FORMAT):
+                self._clear()
+            self.put("format", FORMAT)
+
+    # -- state ---------------------------------------------------------------------------------
+    def get(self, key: str) -> str | None:
+        """A value kept with the index (None when unset)."""
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put(self, key: str, value: str) -> None:
+        """Keep a value with the index (inside the caller's transaction)."""
+        self._db.execute("INSERT INTO state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (taken at once: two processes catching up never interleave)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            self._df.clear()
+            self._size = None
+
+    def _clear(self) -> None:
+        for table in ("chunk", "sentence", "doc", "applied", "pending", "state"):
+            self._db.execute(f"DELETE FROM {table}")
+        self._db.execute("INSERT INTO fts(fts) VALUES('delete-all')")
+
+    def clear(self) -> None:
+        """Empty the index (inside the caller's transaction)."""
+        self._clear()
+        self.put("format", FORMAT)
+
+    # -- documents -----------------------------------------------------------------------------
+    def versions(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The indexed version of these documents (absent: not indexed)."""
+        out: dict[str, str] = {}
+        for lo in range(0, len(doc_ids), 500):
+            part = list(doc_ids[lo : lo + 500])
+            q = f"SELECT doc_id, version FROM doc WHERE doc_id IN ({','.join('?' * len(part))})"
+            out.update({str(d): str(v) for d, v in self._db.execute(q, part)})
+        return out
+
+    def remove(self, doc_ids: Iterable[str]) -> None:
+        """Drop these documents' chunks (inside the caller's transaction)."""
+        db = self._db
+        for doc_id in doc_ids:
+            for rowid, title, text in db.execute("SELECT rowid, title, text FROM chunk WHERE doc_id = ?", (doc_id,)).fetchall():
+                # A contentless table forgets a row when told the tokens it was indexed with.
+                db.execute("INSERT INTO fts(fts, rowid, terms) VALUES('delete', ?, ?)", (rowid, chunk_tokens(title, text)))
+                db.execute("DELETE FROM sentence WHERE rowid = ?", (rowid,))
+            db.execute("DELETE FROM chunk WHERE doc_id = ?", (doc_id,))
+            db.execute("DELETE FROM doc WHERE doc_id = ?", (doc_id,))
+
+    def replace(self, doc_id: str, version: str, rows: Sequence[Row], sentences: Mapping[str, bytes] | None = None) -> None:
+        """Make these rows the document's only chunks, with their sentence vectors if given (inside the caller's transaction)."""
+        self.remove([doc_id])
+        db = self._db
+        for r in rows:
+            cur = db.execute(
+                f"INSERT INTO chunk({_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (r.chunk_id, r.doc_id, r.source, r.title, r.published, r.start, r.end, r.ordinal, r.text),
+            )
+            db.execute("INSERT INTO fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, chunk_tokens(r.title, r.text)))
+            blob = (sentences or {}).get(r.chunk_id)
+            if blob is not None:
+                db.execute("INSERT INTO sentence(rowid, vecs) VALUES(?, ?)", (cur.lastrowid, blob))
+        db.execute("INSERT INTO doc(doc_id, version) VALUES(?, ?)", (doc_id, version))
+
+    def add(self, doc_id: str, version: str, rows: Sequence[Row]) -> None:
+        """Add rows of a document not indexed yet, or more rows of its version (a rebuild, page by page)."""
+        db = self._db
+        for r in rows:
+            cur = db.execute(
+                f"INSERT INTO chunk({_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO NOTHING",
+                (r.chunk_id, r.doc_id, r.source, r.title, r.published, r.start, r.end, r.ordinal, r.text),
+            )
+            if cur.rowcount:
+                db.execute("INSERT INTO fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, chunk_tokens(r.title, r.text)))
+        db.execute("INSERT INTO doc(doc_id, version) VALUES(?, ?) ON CONFLICT(doc_id) DO UPDATE SET version = excluded.version", (doc_id, version))
+
+    # -- the change log's bookkeeping ---------------------------------------------------------------
+    def mark_applied(self, events: Iterable[Event]) -> None:
+        """Remember that these log events are reflected here (inside the caller's transaction)."""
+        self._db.executemany("INSERT OR IGNORE INTO applied(event_id, at) VALUES(?, ?)", [(e.event_id, e.at) for e in events])
+
+    def applied(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these events are reflected here."""
+        out: set[str] = set()
+        for lo in range(0, len(event_ids), 500):
+            part = list(event_ids[lo : lo + 500])
+            q = f"SELECT event_id FROM applied WHERE event_id IN ({','.join('?' * len(part))})"
+            out.update(str(r[0]) for r in self._db.execute(q, part))
+        return out
+
+    def forget_applied_before(self, at: int) -> None:
+        """Drop the memory of events stamped before `at` (no reader fetches them again)."""
+        self._db.execute("DELETE FROM applied WHERE at < ?", (at,))
+
+    def add_pending(self, event: Event) -> None:
+        """Remember a write that has begun but not been seen to finish."""
+        self._db.execute("INSERT OR REPLACE INTO pending(write_id, event) VALUES(?, ?)", (event.write_id, json.dumps(asdict(event))))
+
+    def drop_pending(self, write_id: str) -> None:
+        """Forget a write that finished (or was cleaned up after)."""
+        self._db.execute("DELETE FROM pending WHERE write_id = ?", (write_id,))
+
+    def pending(self) -> list[Event]:
+        """Writes begun and not seen to finish."""
+        out = []
+        for (raw,) in self._db.execute("SELECT event FROM pending"):
+            d = json.loads(raw)
+            out.append(Event(**{**d, "doc_ids": tuple(d["doc_ids"])}))
+        return out
+
+    # -- questions -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        if self._size is None:
+            with self._lock:
+                self._size = int(self._db.execute("SELECT count(*) FROM chunk").fetchone()[0])
+        return self._size
+
+    def chunk_ids(self) -> set[str]:
+        """Every indexed chunk id (for checks: it reads the whole table)."""
+        with self._lock:
+            return {str(r[0]) for r in self._db.execute("SELECT chunk_id FROM chunk")}
+
+    def documents(self) -> int:
+        """Number of indexed documents."""
+        return int(self._db.execute("SELECT count(*) FROM doc").fetchone()[0])
+
+    def search(self, query_terms: Sequence[str], limit: int, allows: Callable[[str, str], bool] | None = None) -> list[tuple[str, float]]:
+        """The best `limit` chunks by BM25 for these analysed terms: (chunk_id, score > 0), best first.
+
+        A repeated term counts again. `allows(source, published)` restricts the chunks searched.
+        Terms in more than half the chunks are left out of the match when others remain: FTS5's
+        bm25() gives them an idf of 1e-6, so they cannot move the ranking, but scoring their
+        long postings was most of a search's time in a large library.
+        """
+        if not query_terms:
+            return []
+        n = len(self)
+        kept = [t for t in query_terms if self.doc_frequency(t) <= n / 2]
+        match = " OR ".join(f'"{token(t)}"' for t in (kept or query_terms))
+        with self._lock:
+            if allows is None:
+                sql = "SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
+                found = [(int(r), float(x)) for r, x in self._db.execute(sql, (match, limit)) if x > 0]
+                if not found:
+                    return []
+                ids = dict(self._db.execute(
+                    f"SELECT rowid, chunk_id FROM chunk WHERE rowid IN ({','.join('?' * len(found))})", [r for r, _ in found]
+                ).fetchall())
+                return [(str(ids[r]), x) for r, x in found if r in ids]
+            self._db.create_function("ragbot_allows", 2, allows, deterministic=True)
+            sql = ("SELECT c.chunk_id, -bm25(fts) FROM fts JOIN chunk c ON c.rowid = fts.rowid "
+                   "WHERE fts MATCH ? AND ragbot_allows(c.source, c.published) ORDER BY rank LIMIT ?")
+            got = self._db.execute(sql, (match, limit)).fetchall()
+        return [(str(c), float(x)) for c, x in got if x > 0]
+
+    def rows(self, chunk_ids: Sequence[str]) -> dict[str, Row]:
+        """The indexed rows of these chunks (chunks the index does not hold are absent)."""
+        out: dict[str, Row] = {}
+        with self._lock:
+            for lo in range(0, len(chunk_ids), 500):
+                part = list(chunk_ids[lo : lo + 500])
+                q = f"SELECT {_COLUMNS} FROM chunk WHERE chunk_id IN ({','.join('?' * len(part))})"
+                for r in self._db.execute(q, part):
+                    out[str(r[0])] = Row(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]), str(r[8]))
+        return out
+
+    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored sentence vectors of these chunks (`retrieval.embedding.sentences.to_bytes`; chunks without them are absent)."""
+        if not chunk_ids:
+            return {}
+        q = (f"SELECT c.chunk_id, s.vecs FROM chunk c JOIN sentence s ON s.rowid = c.rowid "
+             f"WHERE c.chunk_id IN ({','.join('?' * len(chunk_ids))})")
+        with self._lock:
+            return {str(c): bytes(v) for c, v in self._db.execute(q, list(chunk_ids))}
+
+    def doc_frequency(self, term: str) -> int:
+        """How many chunks contain an analysed term."""
+        got = self._df.get(term)
+        if got is None:
+            with self._lock:
+                row = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (token(term),)).fetchone()
+            got = self._df[term] = int(row[0]) if row else 0
+        return got
+
+    def idf(self, term: str) -> float:
+        """Lucene's idf of an analysed term from its document frequency (always positive; largest for an unseen term)."""
+        df = self.doc_frequency(term)
+        return math.log1p((max(1, len(self)) - df + 0.5) / (df + 0.5))

@@ -1,0 +1,115 @@
+"""The on-disk keyword index: reused by a fresh process, updated per document, idf from its document frequencies."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from retrieval.library import Library
+from retrieval.store import keyword_sync
+from retrieval.terms import terms
+from retrieval.types import Document
+
+ZEBRA = Document("zebra", "zebra.txt", "Zebras", "Quagga zebras graze on the Karoo plains.")
+
+
+def _no_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("the keyword index was rebuilt from every chunk")
+
+    monkeypatch.setattr(keyword_sync, "rebuild", refuse)
+
+
+def _spy_resync(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record which documents each catch-up re-reads from Chroma."""
+    calls: list[list[str]] = []
+    original = keyword_sync.resync
+
+    def spy(index: Any, col: Any, doc_ids: list[str]) -> int:
+        calls.append(list(doc_ids))
+        return original(index, col, doc_ids)
+
+    monkeypatch.setattr(keyword_sync, "resync", spy)
+    return calls
+
+
+def _index_matches_chroma(lib: Library) -> None:
+    """The index holds exactly the registered version of every document, as Chroma does."""
+    col = lib.collection()
+    assert col.index is not None
+    registry = col.current_versions()
+    assert col.index.versions(sorted(registry)) == {d: v for d, (v, _) in registry.items()}
+    assert col.index.chunk_ids() == set(col.chunks.get(include=[])["ids"])
+
+
+def test_a_fresh_library_uses_the_index_on_disk(sample_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second Library (a new process, in effect) answers from the same index file without reading every chunk."""
+    hits = sample_library.search("Who did Belousov meet on Tuesday?")
+    files = list((sample_library.settings.data_dir / "keyword").glob("*.sqlite3"))
+    assert len(files) == 1
+    fresh = Library(sample_library.settings, embedder=sample_library.embedder)
+    _no_rebuild(monkeypatch)
+    again = fresh.search("Who did Belousov meet on Tuesday?")
+    assert [(h.chunk_id, h.score) for h in again] == [(h.chunk_id, h.score) for h in hits]
+
+
+def test_adding_a_document_reads_only_that_document(sample_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process's ingest of one document costs a reader the re-read of that document, no rebuild."""
+    reader = sample_library
+    reader.search("Belousov")
+    writer = Library(reader.settings, embedder=reader.embedder)
+    _no_rebuild(monkeypatch)
+    calls = _spy_resync(monkeypatch)
+    writer.ingest_documents([ZEBRA])
+    hits = reader.search("quagga karoo")
+    assert hits[0].doc_id == "zebra" and hits[0].text == ZEBRA.text
+    assert all(set(c) <= {"zebra"} for c in calls)
+    _index_matches_chroma(reader)
+
+
+def test_forgetting_a_document_removes_only_it(sample_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = sample_library
+    lib.ingest_documents([ZEBRA])
+    before = {h.doc_id for h in lib.search("Belousov", k=10)}
+    _no_rebuild(monkeypatch)
+    calls = _spy_resync(monkeypatch)
+    other = Library(lib.settings, embedder=lib.embedder)
+    assert other.forget("zebra")
+    assert all(h.doc_id != "zebra" for h in lib.search("quagga karoo zebras", k=10))
+    assert {h.doc_id for h in lib.search("Belousov", k=10)} == before - {"zebra"}
+    assert all(set(c) <= {"zebra"} for c in calls)
+    _index_matches_chroma(lib)
+
+
+def test_replacing_a_document_keeps_one_version(sample_library: Library) -> None:
+    lib = sample_library
+    lib.ingest_documents([ZEBRA])
+    changed = Document(ZEBRA.doc_id, ZEBRA.source, ZEBRA.title, ZEBRA.text.replace("Karoo", "Serengeti"))
+    assert Library(lib.settings, embedder=lib.embedder).ingest_documents([changed]).replaced == ["zebra"]
+    hits = [h for h in lib.search("quagga zebras graze plains", k=10) if h.doc_id == "zebra"]
+    assert [h.text for h in hits] == [changed.text]
+    _index_matches_chroma(lib)
+
+
+def test_idf_comes_from_document_frequencies(sample_library: Library) -> None:
+    lib = sample_library
+    lib.ingest_documents([ZEBRA, Document("zebra2", "z2.txt", "More zebras", "Zebras drink at dusk.")])
+    lib.search("zebras")
+    index = lib.collection().index
+    assert index is not None
+    n = len(index)
+    (zebra,) = terms("zebras")
+    assert index.idf(zebra) == pytest.approx(math.log1p((n - 2 + 0.5) / 2.5))
+    assert index.idf("neverseenword") == pytest.approx(math.log1p((n + 0.5) / 0.5))
+
+
+def test_terms_with_any_characters_are_one_token(library: Library) -> None:
+    """Analysed terms the FTS5 tokenizer would split or fold (accents, underscores) still match exactly."""
+    library.ingest_documents([
+        Document("cafe", "c.txt", "Café", "The café_owner Zoë serves crème brûlée."),
+        Document("plain", "p.txt", "Cafe", "The cafe owner Zoe serves creme brulee."),
+    ])
+    hits = library.search("crème brûlée Zoë", k=2)
+    assert hits[0].doc_id == "cafe" and hits[0].keyword and hits[0].keyword > (hits[1].keyword or 0.0)
