@@ -47,14 +47,13 @@ class Asker:
     async def _answer(
         self, question: str, collection: str, history: Sequence[Turn], on_draft: Publish | None, on_wait: Wait | None
     ) -> Answer:
+        asked = FollowUp(question, tuple(history))
         async with self.gate.slot(on_wait):
             if not (self.streams and on_draft):
-                return await asyncio.to_thread(self.library.ask, FollowUp(question, tuple(history)), collection=collection)
+                return await asyncio.to_thread(self.library.ask, asked, collection=collection)
             stream = DraftStream(asyncio.get_running_loop(), on_draft)
             stream.start()
             try:
-                return await asyncio.to_thread(
-                    self.library.ask, FollowUp(question, tuple(history)), collection=collection, on_token=stream.on_token
-                )
+                return await asyncio.to_thread(self.library.ask, asked, collection=collection, on_token=stream.on_token)
             finally:
                 await stream.close()

@@ -9,7 +9,7 @@ each document's current rows to catch up from.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.store.keyword_index import Row
 from retrieval.store.rows import get_all, meta_row, of_documents, text_and_meta
@@ -21,17 +21,12 @@ class Consistency:
     chunks: Any
     docs: Any
 
-    def _max_batch(self) -> int:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # supplied by Collection
 
-    def _bump(self) -> None:
-        raise NotImplementedError
-
-    def document_meta(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        raise NotImplementedError
-
-    def delete_document(self, doc_id: str) -> bool:
-        raise NotImplementedError
+        def _max_batch(self) -> int: ...
+        def _bump(self) -> None: ...
+        def document_meta(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+        def delete_document(self, doc_id: str) -> bool: ...
 
     def current_versions(self) -> dict[str, tuple[str, int]]:
         """Every registered document's current version and chunk count."""

@@ -17,7 +17,7 @@ from retrieval.ingest.loaders import SAMPLE_ARTICLE
 from tests.support.cli import one_sentence, run
 from tests.support.drip import DripServer
 from tests.support.helpers import free_port
-from tests.support.hostile import write_hostile_folder
+from tests.support.hostile import write_hostile_folder, write_repeated_id_corpus
 
 GOOD = "Harbour news\n\nThe canal festival drew 5,000 visitors to the old harbour on Sunday.\n"
 SECRETS = {
@@ -130,19 +130,9 @@ def test_cli_ingest_of_a_named_pipe_says_so_and_returns(tmp_path: Path) -> None:
     assert "named pipe" in one_sentence(both.stderr)
 
 
-def _corpus(tmp_path: Path) -> Path:
-    path = tmp_path / "corpus.jsonl"
-    rows = [
-        {"id": "ferry", "title": "Ferry", "text": "The first ferry sailed at dawn from the north pier."},
-        {"id": "canal", "title": "Canal", "text": "The canal festival drew 5,000 visitors on Sunday."},
-        {"id": "ferry", "title": "Ferry", "text": "The second ferry sailed at noon from the south pier."},
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
 
 def test_cli_reports_a_repeated_corpus_id(tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path)
+    corpus = write_repeated_id_corpus(tmp_path)
     done = run(["ingest", str(corpus), "--duplicates", "skip", "--json"], tmp_path / "data")
     assert done.returncode == 0, done.stderr
     line = one_sentence(done.stderr)

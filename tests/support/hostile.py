@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 INSTRUCTING = (
@@ -37,3 +38,15 @@ def write_hostile_folder(folder: Path) -> Path:
     )
     (folder / "instructions.txt").write_text(INSTRUCTING)
     return folder
+
+
+def write_repeated_id_corpus(folder: Path) -> Path:
+    """A JSONL corpus whose first and third lines share the id "ferry" (with different texts)."""
+    path = folder / "corpus.jsonl"
+    rows = [
+        {"id": "ferry", "title": "Ferry", "text": "The first ferry sailed at dawn from the north pier."},
+        {"id": "canal", "title": "Canal", "text": "The canal festival drew 5,000 visitors on Sunday."},
+        {"id": "ferry", "title": "Ferry", "text": "The second ferry sailed at noon from the south pier."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from retrieval.ingest.loaders import load_file
 from retrieval.library import Library
+from tests.support.hostile import write_repeated_id_corpus
 from tests.support.paths import ROOT
 
 
@@ -60,19 +61,9 @@ def test_reads_are_bounded_by_bytes_read_not_the_reported_size() -> None:
     assert whole.document is not None and "Name:" in whole.document.text
 
 
-def _corpus(tmp_path: Path) -> Path:
-    path = tmp_path / "corpus.jsonl"
-    rows = [
-        {"id": "ferry", "title": "Ferry", "text": "The first ferry sailed at dawn from the north pier."},
-        {"id": "canal", "title": "Canal", "text": "The canal festival drew 5,000 visitors on Sunday."},
-        {"id": "ferry", "title": "Ferry", "text": "The second ferry sailed at noon from the south pier."},
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
 
 def test_a_repeated_corpus_id_is_reported_with_both_lines_and_follows_duplicates(library: Library, tmp_path: Path) -> None:
-    corpus = _corpus(tmp_path)
+    corpus = write_repeated_id_corpus(tmp_path)
     kept = library.ingest([corpus], duplicates="keep")
     assert [str(d) for d in kept.duplicates] == [
         f"{corpus}, line 3: the id 'ferry' repeats line 1; the later line replaces it (--duplicates keep)."
