@@ -9,7 +9,11 @@ cold (first in the process) and warm search and extractive ask latency, the firs
 adding one document and after forgetting one (written by another Library, as a CLI ingest would),
 and its peak RSS.
 
-    python bench/scale.py --sizes 1000 10000 100000 --json scale.json --plot scale.png
+    python bench/scale.py --sizes 1000 10000 100000 --real-ingest --json scale.json --plot scale.png
+
+`--real-ingest` then times, at each size, a real-model ingest of about 1,000 more chunks into
+that library (under the cheap embedder's name above `--real-up-to`: the store's cost at that
+size with the model's work per chunk), so ingest throughput compares across sizes with the model.
 """
 
 from __future__ import annotations
@@ -52,8 +56,8 @@ def vocabulary(n: int = 30_000, seed: int = 7) -> list[str]:
     return out
 
 
-def articles(n: int, seed: int = 11) -> Iterator[Document]:
-    """`n` deterministic synthetic articles: varied vocabulary, titles, dates, some near-duplicates."""
+def articles(n: int, seed: int = 11, prefix: str = "a") -> Iterator[Document]:
+    """`n` deterministic synthetic articles: varied vocabulary, titles, dates, some near-duplicates (ids `prefix` + number)."""
     rng = random.Random(seed)
     words = vocabulary()
     weights = np.cumsum(1.0 / np.arange(1, len(words) + 1))  # Zipf
@@ -65,7 +69,7 @@ def articles(n: int, seed: int = 11) -> Iterator[Document]:
             toks = base.text.split(" ")
             for _ in range(3):
                 toks[rng.randrange(len(toks))] = words[int(np.searchsorted(weights, rng.random()))]
-            yield Document(f"a{i}", f"https://news.example/{i}", base.title, " ".join(toks), base.published)
+            yield Document(f"{prefix}{i}", f"https://news.example/{prefix}{i}", base.title, " ".join(toks), base.published)
             continue
         sentences = []
         for _ in range(rng.randint(6, 16)):
@@ -74,7 +78,7 @@ def articles(n: int, seed: int = 11) -> Iterator[Document]:
             sentences.append(s[0].upper() + s[1:] + ".")
         title = " ".join(words[int(p)] for p in np.searchsorted(weights, [rng.random() for _ in range(4)])).title()
         date = f"{rng.randint(2000, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        doc = Document(f"a{i}", f"https://news.example/{i}", title, " ".join(sentences), date)
+        doc = Document(f"{prefix}{i}", f"https://news.example/{prefix}{i}", title, " ".join(sentences), date)
         recent = (recent + [doc])[-50:]
         yield doc
 
@@ -114,6 +118,46 @@ class CheapEmbedder:
 
     def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
         return self.embed(texts), [self.embed([t[a:b] for a, b in s]) for t, s in zip(texts, spans, strict=True)]
+
+
+class UnderCheapName:
+    """The bundled model under the cheap embedder's name: real-model ingests into a library built cheaply.
+
+    Only for timing an ingest of real-model work into a large library (the vectors of the two
+    embedders do not compare, and no question is asked of them).
+    """
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.dim = real.dim
+        self.identity = f"bench-cheap-hashing-{self.dim}"
+        self.tokenizer = real.tokenizer
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.real.embed(texts)
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.real.embed_spans(texts, spans)
+
+    def ingesting(self) -> Any:
+        return self.real.ingesting()
+
+
+MARGINAL_ARTICLES = 330  # about 1,000 chunks: the real-model ingest timed at each size
+
+
+def marginal_ingest(data_dir: Path, real: bool) -> float:
+    """Chunks per second of a real-model ingest of about 1,000 new chunks into the library as it is."""
+    lib = _library(data_dir, real)
+    if not real:
+        lib._embedder = UnderCheapName(_library(data_dir, True).embedder)
+    lib.embedder.embed(["warm the model up"])
+    t = time.perf_counter()
+    prefix = f"m{time.time_ns()}-"  # new documents even in a library measured before (--reuse)
+    report = lib.ingest_documents(articles(MARGINAL_ARTICLES, seed=29, prefix=prefix), duplicates="keep")
+    rate = report.chunks / (time.perf_counter() - t)
+    lib.close()
+    return rate
 
 
 def _library(data_dir: Path, real: bool) -> Any:
@@ -196,8 +240,8 @@ def measure(data_dir: Path, real: bool, n_articles: int, repeats: int) -> dict[s
     }
 
 
-def run_size(size: int, real: bool, work: Path, repeats: int, colds: int, reuse: bool = False) -> dict[str, Any]:
-    """Ingest about `size` chunks into a fresh data dir and measure it."""
+def run_size(size: int, real: bool, work: Path, repeats: int, colds: int, reuse: bool = False, marginal: bool = False) -> dict[str, Any]:
+    """Ingest about `size` chunks into a fresh data dir and measure it (`marginal`: then time a real-model ingest of 1,000 more)."""
     data_dir = work / f"lib-{size}"
     n_articles = max(10, int(size / CHUNKS_PER_ARTICLE))
     done = data_dir / "bench-ingest.json"
@@ -210,6 +254,7 @@ def run_size(size: int, real: bool, work: Path, repeats: int, colds: int, reuse:
         report = lib.ingest_documents(articles(n_articles), duplicates="keep")
         ingest_s = time.perf_counter() - t
         chunks = report.chunks
+        lib.close()  # disk is measured at rest, as an ingest leaves it when its process ends
         del lib
         done.write_text(json.dumps([chunks, ingest_s]))
     disk = _disk(data_dir)
@@ -233,6 +278,8 @@ def run_size(size: int, real: bool, work: Path, repeats: int, colds: int, reuse:
     for key in runs[0]:
         row[key] = statistics.median(r[key] for r in runs)
     row["cold_search_ms_runs"] = [r["cold_search_ms"] for r in runs]
+    if marginal:  # last: it adds to the library
+        row["real_ingest_next_1k_chunks_per_s"] = marginal_ingest(data_dir, real)
     return row
 
 
@@ -244,13 +291,14 @@ COLUMNS = [
     ("warm_ask_p50_ms", "ask p50", "{:.1f}"), ("warm_ask_p95_ms", "ask p95", "{:.1f}"),
     ("first_ask_after_add_ms", "1st ask after add ms", "{:.1f}"), ("first_search_after_forget_ms", "1st search after forget ms", "{:.1f}"),
     ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
+    ("real_ingest_next_1k_chunks_per_s", "real-model ingest of 1k more, chunks/s", "{:,.1f}"),
 ]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The growth table (markdown)."""
     head = "| " + " | ".join(c[1] for c in COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
-    body = ["| " + " | ".join(fmt.format(r[key]) for key, _, fmt in COLUMNS) + " |" for r in rows]
+    body = ["| " + " | ".join(fmt.format(r[key]) if key in r else "-" for key, _, fmt in COLUMNS) + " |" for r in rows]
     return "\n".join([head, *body])
 
 
@@ -286,6 +334,7 @@ def main() -> None:
     parser.add_argument("--colds", type=int, default=3, help="fresh processes per size (cold figures are their median)")
     parser.add_argument("--work", type=Path, help="where the data dirs go (default: a temporary folder)")
     parser.add_argument("--reuse", action="store_true", help="measure the libraries already ingested in --work (ingest figures from then)")
+    parser.add_argument("--real-ingest", action="store_true", help="at each size, also time a real-model ingest of about 1,000 more chunks")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
@@ -298,7 +347,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="ragbot-scale-"))
     rows = []
     for size in args.sizes:
-        rows.append(run_size(size, size <= args.real_up_to, work, args.repeats, args.colds, args.reuse))
+        rows.append(run_size(size, size <= args.real_up_to, work, args.repeats, args.colds, args.reuse, args.real_ingest))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         if args.json:
             args.json.write_text(json.dumps(rows, indent=1))

@@ -84,6 +84,14 @@ class Library:
             self._collections.clear()
             self._searchers.clear()
 
+    def close(self) -> None:
+        """Let go of the store: the Chroma client and the keyword index files (their write-ahead logs are folded in). A later call opens them again."""
+        self._reopen()
+        with self._lock:
+            for index in self._indexes.values():
+                index.close()
+            self._indexes.clear()
+
     # -- resources ----------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:

@@ -1,96 +1,65 @@
-"""Near-duplicate documents (the same wire story on two sites): MinHash over word shingles.
+"""Near-duplicate documents at ingest: the library's documents and this ingest's, looked up by LSH band.
 
-A document's signature is the minimum of 128 hash functions over its 5-word shingles; the
-share of equal positions in two signatures estimates the Jaccard similarity of their
-shingle sets. From that and the two set sizes we estimate *containment* (shared shingles
-over the smaller set), so a story that one site cut short still matches the full one.
-Signatures are stored in the document registry; candidates come from LSH bands.
+The signatures are MinHash (`retrieval/minhash.py`). The library's documents are found through
+the band keys its local index keeps and their signatures read from the registry for those
+candidates only, so an ingest costs in proportion to what it adds, not to the library.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
-import numpy as np
+from retrieval.minhash import (
+    BANDS,
+    MIN_SHINGLES,
+    PERMUTATIONS,
+    SHINGLE_WORDS,
+    THRESHOLD,
+    Signature,
+    band_keys,
+    containment,
+    signature,
+)
+
+__all__ = [
+    "BANDS", "MIN_SHINGLES", "PERMUTATIONS", "POLICIES", "SHINGLE_WORDS", "THRESHOLD", "DuplicateIndex", "DuplicatePolicy",
+    "Signature", "Stored", "band_keys", "containment", "signature",
+]
 
 DuplicatePolicy = Literal["keep", "skip"]
 POLICIES: tuple[str, ...] = ("keep", "skip")
 
-SHINGLE_WORDS = 5
-PERMUTATIONS = 128
-BANDS = 32  # 32 bands of 4 rows: pairs with Jaccard above ~0.4 become candidates
-THRESHOLD = 0.8  # estimated containment at which two documents count as near-duplicates
-MIN_SHINGLES = 20  # shorter texts (a headline, a one-line note) are never flagged
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_rng = np.random.default_rng(0x5EED_D0C5)  # fixed: signatures must agree across processes and runs
-_A = _rng.integers(1, 2**63, size=(PERMUTATIONS, 1), dtype=np.uint64) | np.uint64(1)
-_B = _rng.integers(0, 2**63, size=(PERMUTATIONS, 1), dtype=np.uint64)
+class Stored(Protocol):
+    """The library's documents as the duplicate check sees them."""
 
+    def candidates(self, keys: Sequence[int]) -> set[str]:
+        """Documents sharing any of these band keys."""
+        ...
 
-@dataclass(frozen=True)
-class Signature:
-    """A document's MinHash signature and how many distinct shingles it summarises."""
-
-    mins: np.ndarray  # uint32, PERMUTATIONS long
-    size: int
-
-    def encode(self) -> str:
-        """A compact string for the registry's metadata."""
-        return f"{self.size}:{self.mins.astype('>u4').tobytes().hex()}"
-
-    @classmethod
-    def decode(cls, raw: str) -> Signature | None:
-        """The signature stored by `encode`, or None when it is missing or malformed."""
-        try:
-            size, hexed = raw.split(":", 1)
-            mins = np.frombuffer(bytes.fromhex(hexed), dtype=">u4").astype(np.uint32)
-        except (ValueError, AttributeError):
-            return None
-        return cls(mins, int(size)) if mins.shape == (PERMUTATIONS,) else None
-
-
-def signature(text: str) -> Signature:
-    """The MinHash signature of a text's word shingles (case and punctuation ignored)."""
-    words = _WORD.findall(text.lower())
-    n = max(1, len(words) - SHINGLE_WORDS + 1)
-    shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(n)} if words else {""}
-    hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=4).digest(), "big") for s in shingles),
-        dtype=np.uint64,
-        count=len(shingles),
-    )
-    # Multiply-shift hashing (2-universal): ((a*x + b) mod 2^64) >> 32, one row per permutation.
-    with np.errstate(over="ignore"):
-        permuted = (_A * hashes[None, :] + _B) >> np.uint64(32)
-    return Signature(permuted.min(axis=1).astype(np.uint32), len(shingles) if words else 0)
-
-
-def containment(a: Signature, b: Signature) -> float:
-    """Estimated share of the smaller document's shingles found in the other."""
-    if not a.size or not b.size:
-        return 0.0
-    jaccard = float(np.mean(a.mins == b.mins))
-    shared = jaccard * (a.size + b.size) / (1.0 + jaccard)
-    return min(1.0, shared / min(a.size, b.size))
+    def signatures(self, doc_ids: Sequence[str]) -> dict[str, tuple[Signature, str]]:
+        """These documents' signatures and sources (missing ones are absent)."""
+        ...
 
 
 class DuplicateIndex:
-    """The signatures of a library's documents, with LSH buckets for fast candidate lookup."""
+    """Signatures with LSH buckets: this ingest's documents in memory, the library's through `stored`.
 
-    def __init__(self) -> None:
+    A document added here shadows the library's copy of the same id (a new version of it).
+    """
+
+    def __init__(self, stored: Stored | None = None) -> None:
+        self.stored = stored
         self._sigs: dict[str, tuple[Signature, str]] = {}
-        self._buckets: dict[tuple[int, bytes], set[str]] = {}
+        self._buckets: dict[int, set[str]] = {}
+        self._library: dict[str, tuple[Signature, str] | None] = {}  # the library's signatures read so far
 
     def __len__(self) -> int:
         return len(self._sigs)
 
-    def _bands(self, sig: Signature) -> list[tuple[int, bytes]]:
-        rows = PERMUTATIONS // BANDS
-        return [(b, sig.mins[b * rows : (b + 1) * rows].tobytes()) for b in range(BANDS)]
+    def _bands(self, sig: Signature) -> list[int]:
+        return band_keys(sig)
 
     def add(self, doc_id: str, source: str, sig: Signature) -> None:
         """Index a document (replacing an earlier signature for the same id)."""
@@ -110,13 +79,22 @@ class DuplicateIndex:
         """The most similar other document at or above the threshold: (doc_id, source, containment)."""
         if sig.size < MIN_SHINGLES:
             return None
+        keys = self._bands(sig)
         candidates: set[str] = set()
-        for key in self._bands(sig):
+        for key in keys:
             candidates |= self._buckets.get(key, set())
+        from_library = self.stored.candidates(keys) - self._sigs.keys() if self.stored else set()
+        unread = sorted(from_library - self._library.keys())
+        if unread and self.stored:
+            found = self.stored.signatures(unread)
+            self._library.update({d: found.get(d) for d in unread})
+        candidates |= {d for d in from_library if self._library.get(d)}
         candidates.discard(doc_id)
         best: tuple[str, str, float] | None = None
         for other in sorted(candidates):
-            other_sig, other_source = self._sigs[other]
+            known = self._sigs.get(other) or self._library[other]
+            assert known is not None
+            other_sig, other_source = known
             if other_sig.size < MIN_SHINGLES:
                 continue
             score = containment(sig, other_sig)

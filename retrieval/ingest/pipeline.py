@@ -8,7 +8,7 @@ step or after it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from retrieval.ingest.dedup import DuplicateIndex, Signature, signature
 from retrieval.ingest.loaders import Loaded
 from retrieval.settings import Settings
 from retrieval.store import Collection
+from retrieval.store.keyword_index import KeywordIndex
+from retrieval.store.keyword_sync import fill_bands
 from retrieval.store.locks import LibraryLocks, NoLocks
 from retrieval.types import Document, Duplicate, IngestProblem, IngestReport
 
@@ -129,8 +131,41 @@ class IngestPipeline:
         return len(latest)
 
 
+class LibrarySignatures:
+    """The library's documents for the duplicate check: candidates from the local index's band keys, signatures from the registry."""
+
+    def __init__(self, col: Collection, index: KeywordIndex) -> None:
+        self.col = col
+        self.index = index
+
+    def candidates(self, keys: Sequence[int]) -> set[str]:
+        return self.index.near(keys)
+
+    def signatures(self, doc_ids: Sequence[str]) -> dict[str, tuple[Signature, str]]:
+        out = {}
+        for doc_id, (meta, text) in self.col.registered(doc_ids).items():
+            sig = Signature.decode(str(meta.get("minhash", ""))) or signature(text)  # stored without one: from its text
+            out[doc_id] = (sig, str(meta.get("source", "")))
+        return out
+
+
 def duplicate_index(col: Collection) -> DuplicateIndex:
-    """Signatures of the documents already in the library (computed for ones stored without)."""
+    """The duplicate check for an ingest into `col`: this ingest's documents and, by band key, the library's.
+
+    An index file without band keys yet gets them first, once (a paged read of the registry).
+    """
+    index = col.index
+    if index is None:
+        return _loaded_duplicate_index(col)
+    if not index.banded():
+        with index.transaction():
+            if not index.banded():
+                fill_bands(index, col)
+    return DuplicateIndex(LibrarySignatures(col, index))
+
+
+def _loaded_duplicate_index(col: Collection) -> DuplicateIndex:
+    """Every registered document's signature in memory (a collection without a local index)."""
     index = DuplicateIndex()
     stored = col.registry_meta("minhash")
     sources = {s.doc_id: s.source for s in col.documents()}

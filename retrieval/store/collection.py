@@ -17,7 +17,18 @@ from retrieval.store.changelog import ChangeLog
 from retrieval.store.client import DOCS_SUFFIX, LibraryMissing, check_name, describe_error
 from retrieval.store.consistency import Consistency
 from retrieval.store.keyword_index import KeywordIndex
-from retrieval.store.rows import TEXT_KEY, Neighbour, StoredChunk, get_all, of_documents, row, text_and_meta
+from retrieval.store.rows import (
+    PACKED_KEY,
+    Neighbour,
+    StoredChunk,
+    bands,
+    chunk_text,
+    get_all,
+    of_documents,
+    pack_text,
+    row,
+    text_and_meta,
+)
 from retrieval.types import Chunk, Document, SourceInfo
 
 # What each process-wide Chroma system (one per path, shared by every client in the process) holds
@@ -107,12 +118,39 @@ class Collection(Consistency):
         Like a chunk's, a document's text sits in its registry metadata (a library may
         hold it as the Chroma document: read either).
         """
-        if not doc_ids:
-            return {}
-        got = self.docs.get(ids=list(doc_ids), include=["documents", "metadatas"])
-        rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
-        texts = {i: text_and_meta(d, m)[0] for i, d, m in rows}
-        return {i: t for i, t in texts.items() if t is not None}
+        return {i: text for i, (_, text) in self.registered(doc_ids).items()}
+
+    def registered(self, doc_ids: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        """These documents' registry rows: metadata and full text (missing ones are absent)."""
+        out: dict[str, tuple[dict[str, Any], str]] = {}
+        ids = list(dict.fromkeys(doc_ids))
+        for lo in range(0, len(ids), 1000):
+            got = self.docs.get(ids=ids[lo : lo + 1000], include=["documents", "metadatas"])
+            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+                text, meta = text_and_meta(d, m)
+                if text is not None:
+                    out[i] = (meta, text)
+        return out
+
+    def with_texts(self, ids: Sequence[str], documents: Sequence[str | None] | None, metas: Sequence[Any] | None) -> list[StoredChunk]:
+        """Chunks as Chroma returned them, each with its text (from its document's registry row when it has none).
+
+        Rows deleted meanwhile, or whose document is registered at another version, are left out.
+        """
+        own = [(i, *text_and_meta(d, m)) for i, d, m in zip(ids, documents or [None] * len(ids), metas or [], strict=True)]
+        need = [str(meta.get("doc_id")) for _, text, meta in own if text is None and meta]
+        registered = self.registered(need) if need else {}
+        out: list[StoredChunk] = []
+        for cid, text, meta in own:
+            if not meta:
+                continue
+            if text is None:
+                found = chunk_text(meta, registered)
+                if found is None:
+                    continue
+                text, meta = found
+            out.append(StoredChunk(cid, text, meta))
+        return out
 
     def write_documents(
         self,
@@ -143,18 +181,15 @@ class Collection(Consistency):
             ids += [c.chunk_id for c in chunks]
             metas += [
                 {
+                    # No text, source, title or date: the registry row has them once (`with_texts`).
                     "doc_id": c.doc_id,
-                    "source": doc.source,
-                    "title": doc.title,
                     "start": c.start,
                     "end": c.end,
                     "ordinal": c.ordinal,
                     "version": version,
-                    "published": doc.published or "",
-                    TEXT_KEY: text,
                     **chunk_extra.get(c.chunk_id, {}),
                 }
-                for c, text in zip(chunks, texts, strict=True)
+                for c in chunks
             ]
         vectors = np.concatenate([np.asarray(it[3], dtype=np.float32) for it in items])
         batch = self._max_batch()
@@ -174,10 +209,11 @@ class Collection(Consistency):
             embeddings=np.ones((len(items), 1), dtype=np.float32),
             # The full text in metadata, not as the Chroma document: the embedded store indexes
             # every document for full-text search (half the registry write's time), which ragbot
-            # never uses (it keeps its own keyword index of the chunks).
+            # never uses (it keeps its own keyword index of the chunks). Packed: it is the only copy
+            # in Chroma, and the chunks' texts are slices of it.
             metadatas=[
                 {
-                    TEXT_KEY: doc.text,
+                    PACKED_KEY: pack_text(doc.text),
                     "source": doc.source,
                     "title": doc.title,
                     "published": doc.published or "",
@@ -204,7 +240,8 @@ class Collection(Consistency):
             with self.index.transaction():
                 for doc, chunks, texts, _ in items:
                     rows = [row(doc, c, t) for c, t in zip(chunks, texts, strict=True)]
-                    self.index.replace(doc.doc_id, doc.content_hash, rows, blobs)
+                    keys = bands((registry_extra or {}).get(doc.doc_id, {}), doc.text)
+                    self.index.replace(doc.doc_id, doc.content_hash, rows, blobs, keys)
                 if not self.shared:
                     # One writer per data dir: nothing else can have touched these documents since.
                     # With a server another writer might have, so readers (this one too) re-read them.
@@ -255,12 +292,7 @@ class Collection(Consistency):
         if not chunk_ids:
             return {}
         got = self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
-        out = {}
-        for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
-            text, meta = text_and_meta(d, m)
-            if text is not None:
-                out[i] = (text, meta)
-        return out
+        return {c.chunk_id: (c.text, c.meta) for c in self.with_texts(got["ids"], got["documents"], got["metadatas"])}
 
     def documents(self) -> list[SourceInfo]:
         """Every document in the library, oldest first."""
@@ -291,12 +323,9 @@ class Collection(Consistency):
         res = self.chunks.query(
             query_embeddings=[vector], n_results=min(n, total), where=where, include=["documents", "metadatas", "distances"]
         )
-        out = []
-        for i, t, m, d in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
-            text, meta = text_and_meta(t, m)
-            if text is not None:  # None: deleted by another writer while the query ran
-                out.append(Neighbour(i, text, meta, 1.0 - float(d)))
-        return out
+        similarity = {i: 1.0 - float(d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)}
+        found = self.with_texts(res["ids"][0], res["documents"][0], res["metadatas"][0])  # without rows deleted meanwhile
+        return [Neighbour(c.chunk_id, c.text, c.meta, similarity[c.chunk_id]) for c in found]
 
     def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Nearest chunk ids by cosine with their similarity, nothing else read (the searcher has the rows).
@@ -312,10 +341,7 @@ class Collection(Consistency):
         offset = 0
         while True:
             got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                text, meta = text_and_meta(d, m)
-                if text is not None:
-                    out.append(StoredChunk(i, text, meta))
+            out += self.with_texts(got["ids"], got["documents"], got["metadatas"])
             if len(got["ids"]) < page:
                 return out
             offset += page

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from retrieval.store.keyword_index import Row
-from retrieval.store.rows import get_all, meta_row, of_documents, text_and_meta
+from retrieval.store.rows import StoredChunk, bands, chunk_text, get_all, meta_row, of_documents, text_and_meta
 
 
 class Consistency:
@@ -26,6 +26,8 @@ class Consistency:
         def _max_batch(self) -> int: ...
         def _bump(self) -> None: ...
         def document_meta(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+        def registered(self, doc_ids: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]: ...
+        def with_texts(self, ids: Sequence[str], documents: Sequence[str | None] | None, metas: Sequence[Any] | None) -> list[StoredChunk]: ...
         def delete_document(self, doc_id: str) -> bool: ...
 
     def current_versions(self) -> dict[str, tuple[str, int]]:
@@ -114,8 +116,8 @@ class Consistency:
             self.chunks.delete(ids=doomed[lo : lo + batch])
         return len(doomed)
 
-    def current_rows(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[Row]] | None]:
-        """Each document's current version and rows as a keyword index should hold them (None: not in the library).
+    def current_rows(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[Row], list[int]] | None]:
+        """Each document's current version, rows and band keys as a keyword index should hold them (None: not in the library).
 
         The chunks are read before the registry: a write puts new chunks
         in, then points the registry at them, then deletes the old ones, so a document read in
@@ -125,22 +127,30 @@ class Consistency:
             return {}
         where = of_documents(doc_ids)
         got = self.chunks.get(where=where, include=["documents", "metadatas"])
-        by_doc: dict[str, dict[str, list[Row]]] = {}
+        registered = self.registered(doc_ids)
+        by_doc: dict[str, dict[str, list[Row | None]]] = {}
         for cid, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
             text, meta = text_and_meta(d, m)
-            if text is None:
+            if not meta:
                 continue
-            by_doc.setdefault(str(meta.get("doc_id")), {}).setdefault(str(meta.get("version", "")), []).append(meta_row(cid, text, meta))
-        registry = self.current_versions_of(doc_ids)
-        out: dict[str, tuple[str, list[Row]] | None] = {}
+            found = (text, meta) if text is not None else chunk_text(meta, registered)
+            by_doc.setdefault(str(meta.get("doc_id")), {}).setdefault(str(meta.get("version", "")), []).append(
+                None if found is None else meta_row(cid, *found)
+            )
+        out: dict[str, tuple[str, list[Row], list[int]] | None] = {}
         for doc_id in doc_ids:
             versions = by_doc.get(doc_id, {})
-            if doc_id not in registry or not versions:
+            if doc_id not in registered or not versions:
                 out[doc_id] = None
                 continue
-            current = registry[doc_id][0]
+            current = str(registered[doc_id][0].get("content_hash", ""))
             keep = current if current in versions else max(versions, key=lambda v: (len(versions[v]), v))
-            out[doc_id] = (keep, sorted(versions[keep], key=lambda r: r.ordinal))
+            rows = [r for r in versions[keep] if r is not None]
+            if len(rows) < len(versions[keep]):
+                # Older chunks whose text went with their version (the registry moved on mid-read):
+                # left as the index has them; the write's done event brings this document round again.
+                continue
+            out[doc_id] = (keep, sorted(rows, key=lambda r: r.ordinal), bands(*registered[doc_id]))
         return out
 
     def registry_versions(self, page: int = 1000) -> dict[str, str]:
@@ -154,17 +164,28 @@ class Consistency:
                 return out
             offset += page
 
+    def band_pages(self, page: int = 1000) -> Iterable[list[tuple[str, list[int]]]]:
+        """Every registered document's near-duplicate band keys, a page at a time."""
+        offset = 0
+        while True:
+            got = self.docs.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            out = []
+            for doc_id, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+                text, meta = text_and_meta(d, m)
+                if meta:
+                    out.append((doc_id, bands(meta, text or "")))
+            yield out
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
     def chunk_pages(self, page: int = 2000) -> Iterable[list[tuple[str, Row]]]:
         """Every chunk as (version, row), a page at a time (memory stays bounded)."""
         offset = 0
         while True:
             got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            rows = []
-            for cid, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
-                text, meta = text_and_meta(d, m)
-                if text is not None:
-                    rows.append((str(meta.get("version", "")), meta_row(cid, text, meta)))
-            yield rows
+            found = self.with_texts(got["ids"], got["documents"], got["metadatas"])
+            yield [(str(c.meta.get("version", "")), meta_row(c.chunk_id, c.text, c.meta)) for c in found]
             if len(got["ids"]) < page:
                 return
             offset += page

@@ -4,7 +4,7 @@ FTS5 keeps the postings and ranks with its bm25(); ragbot keeps its own analysis
 stems, stopwords, the title header line, `retrieval/terms.py`) by indexing the analysed terms,
 one token each, in a contentless table. Beside it a plain table holds what a hit shows (text,
 offsets, title, source, date) so a search needs no Chroma read for them; for a local library
-also each chunk's sentence vectors (int8, `retrieval/embedding/sentences.py`), their only copy; and one row per
+also each chunk's sentence vectors (4-bit, `retrieval/embedding/sentences.py`), their only copy; and one row per
 document with its indexed version (the registry's content hash), which is what catching up
 and reconciling compare. Chunk vectors stay in Chroma only.
 
@@ -18,6 +18,7 @@ import math
 import re
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -31,6 +32,26 @@ from retrieval.text import indexed_text
 FORMAT = "2"  # bump when the analysis or the schema changes: an index of another format is rebuilt
 _PLAIN = re.compile(r"[a-z0-9_]+")
 _CACHE_KIB = 64 * 1024  # SQLite page cache per connection: memory stays bounded whatever the library's size
+_WAL_LIMIT = 8 * 1024 * 1024  # bytes of write-ahead log kept after a checkpoint (it is truncated back to this)
+
+
+def _pack_keys(keys: Sequence[int]) -> bytes:
+    """A document's band keys as one blob (what deleting them needs): 4 bytes each."""
+    return b"".join(int(k).to_bytes(4, "big") for k in keys)
+
+
+def _unpack_keys(blob: bytes) -> list[int]:
+    return [int.from_bytes(blob[i : i + 4], "big") for i in range(0, len(blob), 4)]
+
+
+def pack(text: str) -> bytes:
+    """A chunk's text as the index stores it: zlib-compressed (a text column may hold bytes)."""
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+
+
+def unpack(stored: str | bytes) -> str:
+    """A stored chunk text (indexes written before hold plain text)."""
+    return stored if isinstance(stored, str) else zlib.decompress(stored).decode("utf-8", "surrogatepass")
 
 
 def token(term: str) -> str:
@@ -76,6 +97,8 @@ CREATE TABLE IF NOT EXISTS sentence(rowid INTEGER PRIMARY KEY, vecs BLOB NOT NUL
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS applied(event_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending(write_id TEXT PRIMARY KEY, event TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signed(docno INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, keys BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS band(key INTEGER NOT NULL, docno INTEGER NOT NULL, PRIMARY KEY(key, docno)) WITHOUT ROWID;
 """
 _COLUMNS = "chunk_id, doc_id, source, title, published, start_at, end_at, ordinal, text"
 
@@ -94,6 +117,7 @@ class KeywordIndex:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
         with self.transaction():
             for statement in _SCHEMA.split(";"):  # not executescript: it would commit halfway
                 if statement.strip():
@@ -101,6 +125,11 @@ class KeywordIndex:
             if self.get("format") not in (None, FORMAT):
                 self._clear()
             self.put("format", FORMAT)
+
+    def close(self) -> None:
+        """Close the file (the last connection to close folds the write-ahead log into it)."""
+        with self._lock:
+            self._db.close()
 
     # -- state ---------------------------------------------------------------------------------
     def get(self, key: str) -> str | None:
@@ -127,7 +156,7 @@ class KeywordIndex:
             self._size = None
 
     def _clear(self) -> None:
-        for table in ("chunk", "sentence", "doc", "applied", "pending", "state"):
+        for table in ("chunk", "sentence", "doc", "applied", "pending", "state", "signed", "band"):
             self._db.execute(f"DELETE FROM {table}")
         self._db.execute("INSERT INTO fts(fts) VALUES('delete-all')")
 
@@ -152,19 +181,25 @@ class KeywordIndex:
         for doc_id in doc_ids:
             for rowid, title, text in db.execute("SELECT rowid, title, text FROM chunk WHERE doc_id = ?", (doc_id,)).fetchall():
                 # A contentless table forgets a row when told the tokens it was indexed with.
-                db.execute("INSERT INTO fts(fts, rowid, terms) VALUES('delete', ?, ?)", (rowid, chunk_tokens(title, text)))
+                db.execute("INSERT INTO fts(fts, rowid, terms) VALUES('delete', ?, ?)", (rowid, chunk_tokens(title, unpack(text))))
                 db.execute("DELETE FROM sentence WHERE rowid = ?", (rowid,))
             db.execute("DELETE FROM chunk WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM doc WHERE doc_id = ?", (doc_id,))
+            self._drop_bands(doc_id)
 
-    def replace(self, doc_id: str, version: str, rows: Sequence[Row], sentences: Mapping[str, bytes] | None = None) -> None:
-        """Make these rows the document's only chunks, with their sentence vectors if given (inside the caller's transaction)."""
+    def replace(
+        self, doc_id: str, version: str, rows: Sequence[Row], sentences: Mapping[str, bytes] | None = None,
+        bands: Sequence[int] | None = None,
+    ) -> None:
+        """Make these rows the document's only chunks, with their sentence vectors and near-duplicate band keys if given (inside the caller's transaction)."""
         self.remove([doc_id])
+        if bands is not None:
+            self.set_bands(doc_id, bands)
         db = self._db
         for r in rows:
             cur = db.execute(
                 f"INSERT INTO chunk({_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.chunk_id, r.doc_id, r.source, r.title, r.published, r.start, r.end, r.ordinal, r.text),
+                (r.chunk_id, r.doc_id, r.source, r.title, r.published, r.start, r.end, r.ordinal, pack(r.text)),
             )
             db.execute("INSERT INTO fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, chunk_tokens(r.title, r.text)))
             blob = (sentences or {}).get(r.chunk_id)
@@ -178,11 +213,37 @@ class KeywordIndex:
         for r in rows:
             cur = db.execute(
                 f"INSERT INTO chunk({_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO NOTHING",
-                (r.chunk_id, r.doc_id, r.source, r.title, r.published, r.start, r.end, r.ordinal, r.text),
+                (r.chunk_id, r.doc_id, r.source, r.title, r.published, r.start, r.end, r.ordinal, pack(r.text)),
             )
             if cur.rowcount:
                 db.execute("INSERT INTO fts(rowid, terms) VALUES(?, ?)", (cur.lastrowid, chunk_tokens(r.title, r.text)))
         db.execute("INSERT INTO doc(doc_id, version) VALUES(?, ?) ON CONFLICT(doc_id) DO UPDATE SET version = excluded.version", (doc_id, version))
+
+    # -- near-duplicate bands -----------------------------------------------------------------
+    def set_bands(self, doc_id: str, keys: Sequence[int]) -> None:
+        """Keep a document's LSH band keys (`retrieval.minhash.band_keys`), replacing earlier ones (inside the caller's transaction)."""
+        self._drop_bands(doc_id)
+        unique = sorted(set(keys))
+        cur = self._db.execute("INSERT INTO signed(doc_id, keys) VALUES(?, ?)", (doc_id, _pack_keys(unique)))
+        self._db.executemany("INSERT INTO band(key, docno) VALUES(?, ?)", [(k, cur.lastrowid) for k in unique])
+
+    def _drop_bands(self, doc_id: str) -> None:
+        row = self._db.execute("SELECT docno, keys FROM signed WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is not None:
+            self._db.executemany("DELETE FROM band WHERE key = ? AND docno = ?", [(k, row[0]) for k in _unpack_keys(row[1])])
+            self._db.execute("DELETE FROM signed WHERE docno = ?", (row[0],))
+
+    def near(self, keys: Sequence[int]) -> set[str]:
+        """Documents with any of these band keys."""
+        if not keys:
+            return set()
+        q = f"SELECT DISTINCT s.doc_id FROM band b JOIN signed s ON s.docno = b.docno WHERE b.key IN ({','.join('?' * len(keys))})"
+        with self._lock:
+            return {str(r[0]) for r in self._db.execute(q, list(keys))}
+
+    def banded(self) -> bool:
+        """Whether every indexed document's band keys are here (an index written before bands, or rebuilt, has none yet)."""
+        return self.get("bands") == "complete"
 
     # -- the change log's bookkeeping ---------------------------------------------------------------
     def mark_applied(self, events: Iterable[Event]) -> None:
@@ -271,7 +332,7 @@ class KeywordIndex:
                 part = list(chunk_ids[lo : lo + 500])
                 q = f"SELECT {_COLUMNS} FROM chunk WHERE chunk_id IN ({','.join('?' * len(part))})"
                 for r in self._db.execute(q, part):
-                    out[str(r[0])] = Row(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]), str(r[8]))
+                    out[str(r[0])] = Row(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]), unpack(r[8]))
         return out
 
     def sentences(self, chunk_ids: Sequence[str]) -> dict[str, bytes]:

@@ -83,9 +83,20 @@ def resync(index: KeywordIndex, col: Collection, doc_ids: list[str]) -> int:
                     index.remove([doc_id])
                     changed += 1
             elif have.get(doc_id) != current[0]:
-                index.replace(doc_id, current[0], current[1])
+                index.replace(doc_id, current[0], current[1], bands=current[2])
                 changed += 1
     return changed
+
+
+def fill_bands(index: KeywordIndex, col: Collection) -> None:
+    """Give the index every registered document's band keys, read a page at a time (inside the caller's transaction).
+
+    Once per index file: one written before bands existed, or rebuilt. Writes keep them since.
+    """
+    for page in col.band_pages():
+        for doc_id, keys in page:
+            index.set_bands(doc_id, keys)
+    index.put("bands", "complete")
 
 
 def rebuild(index: KeywordIndex, col: Collection) -> None:
@@ -100,4 +111,5 @@ def rebuild(index: KeywordIndex, col: Collection) -> None:
                 by_doc.setdefault(row.doc_id, []).append(row)
         for doc_id, rows in by_doc.items():
             index.add(doc_id, registry[doc_id], rows)
+    fill_bands(index, col)
     index.put("watermark", str(started))

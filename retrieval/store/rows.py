@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from retrieval.minhash import Signature, band_keys, signature
 from retrieval.store.keyword_index import Row
 from retrieval.types import Chunk, Document
 
@@ -13,6 +17,26 @@ from retrieval.types import Chunk, Document
 # trigrams) whatever the collection schema says, and ragbot never searches it that way (the
 # cost is in docs/performance.md). Libraries that hold their texts as documents still read.
 TEXT_KEY = "text"
+# A registered document's full text, compressed (`pack_text`): a chunk stores no text of its own
+# (its text is the document's text[start:end]), and the registry stores its document's text once,
+# small enough that SQLite rarely spills it to overflow pages (docs/scale.md). Libraries written
+# before keep plain texts under TEXT_KEY, in chunks and registry alike, and still read.
+PACKED_KEY = "text_z"
+# What a chunk borrows from its document's registry row (chunks written before carry their own).
+DOC_FIELDS = ("source", "title", "published")
+
+
+def pack_text(text: str) -> str:
+    """A text as compact ASCII for Chroma metadata: zlib, then base85."""
+    return base64.b85encode(zlib.compress(text.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
+
+
+def unpack_text(packed: str) -> str | None:
+    """The text `pack_text` packed, or None when it is not such a string."""
+    try:
+        return zlib.decompress(base64.b85decode(packed)).decode("utf-8", "surrogatepass")
+    except (ValueError, zlib.error, binascii.Error):
+        return None
 
 
 
@@ -39,16 +63,32 @@ def of_documents(doc_ids: Sequence[str]) -> dict[str, Any]:
 
 
 def text_and_meta(document: str | None, meta: Mapping[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
-    """A chunk's or registry row's text and its metadata without the text (text None: the row is gone).
+    """A chunk's or registry row's own text and its metadata without it (empty metadata: the row is gone).
 
-    The metadata's text wins: a row stored with its text as the Chroma document and upserted
-    since keeps that document (an upsert leaves out what it is not given).
+    A chunk written now has no text of its own (None): `chunk_text` takes it from its document.
+    The packed text wins over a plain one, and the metadata's over the Chroma document: a row
+    upserted since keeps what the upsert was not given (an older text under another key).
     """
     if meta is None:
         return None, {}
     out = dict(meta)
-    text = out.pop(TEXT_KEY, None)
+    packed, text = out.pop(PACKED_KEY, None), out.pop(TEXT_KEY, None)
+    if isinstance(packed, str):
+        return unpack_text(packed), out
     return (text if isinstance(text, str) else document), out
+
+
+def chunk_text(meta: Mapping[str, Any], registered: Mapping[str, tuple[dict[str, Any], str]]) -> tuple[str, dict[str, Any]] | None:
+    """A text-less chunk's text and metadata from its document's registry row (meta, text).
+
+    None when the registry holds another version of the document (the chunk's offsets index a
+    text it no longer has: a write in progress, or a dead writer's leftover).
+    """
+    doc = registered.get(str(meta.get("doc_id")))
+    if doc is None or str(doc[0].get("content_hash", "")) != str(meta.get("version", "")):
+        return None
+    start, end = int(meta.get("start", 0)), int(meta.get("end", 0))
+    return doc[1][start:end], {**{k: doc[0][k] for k in DOC_FIELDS if k in doc[0]}, **meta}
 
 
 def get_all(col: Any, include: list[str], page: int = 2000) -> dict[str, list[Any]]:
@@ -77,3 +117,8 @@ def meta_row(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Row:
         int(meta.get("start", 0)), int(meta.get("end", 0)), int(meta.get("ordinal", 0)), text,
     )
 
+
+
+def bands(meta: Mapping[str, Any], text: str) -> list[int]:
+    """A registered document's near-duplicate band keys: from its stored signature, or its text when it has none."""
+    return band_keys(Signature.decode(str(meta.get("minhash", ""))) or signature(text))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
-from retrieval.ingest.dedup import THRESHOLD, DuplicateIndex, containment, signature
+import pytest
+
+from retrieval.ingest.dedup import THRESHOLD, DuplicateIndex, Signature, band_keys, containment, signature
 from retrieval.library import Library
 from retrieval.settings import Settings
+from retrieval.store import keyword_sync
+from retrieval.store.keyword_index import KeywordIndex
 from retrieval.types import Document
 from tests.support.articles import WIRE_PARAGRAPHS, ArticleServer
 from tests.support.cli import RAGBOT, cli_env
@@ -22,6 +27,18 @@ def test_signatures_estimate_shared_text() -> None:
     assert containment(signature(story), signature(cut)) >= 0.9
     assert containment(signature(story), signature(other)) < THRESHOLD
     assert signature(story).encode() == signature(story).encode()  # stable across calls (and processes: fixed seeds)
+
+
+def test_signatures_round_trip_compactly_and_hex_ones_written_before_still_read() -> None:
+    sig = signature(" ".join(WIRE_PARAGRAPHS))
+    stored = sig.encode()
+    assert len(stored) < 700  # base85: 640 characters for 128 hashes, where hex took 1,024
+    back = Signature.decode(stored)
+    assert back is not None and back.size == sig.size and (back.mins == sig.mins).all()
+    hexed = f"{sig.size}:{sig.mins.astype('>u4').tobytes().hex()}"
+    old = Signature.decode(hexed)
+    assert old is not None and (old.mins == sig.mins).all()
+    assert Signature.decode(stored[:-5]) is None and Signature.decode("12:not~base85\x00") is None and Signature.decode("") is None
 
 
 def test_squad_neighbours_are_not_duplicates(shared_data: Path) -> None:
@@ -92,3 +109,77 @@ def test_documents_stored_without_a_signature_are_still_compared(library: Librar
     assert "old" not in library.collection().registry_meta("minhash")
     copy = Document(doc_id="copy", source="copy.txt", title="Barrier again", text=" ".join(WIRE_PARAGRAPHS[:-1]))
     assert [(d.doc_id, d.of_doc_id) for d in library.ingest_documents([copy]).duplicates] == [("copy", "old")]
+
+
+def _refuse_registry_scans(library: Library, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Fail on any read of the whole registry; record which documents' registry rows are read."""
+    col = library.collection()
+    read: list[list[str]] = []
+    original = col.registered
+
+    def scan(*_a: object, **_k: object) -> None:
+        raise AssertionError("the duplicate check read the whole registry")
+
+    def spy(doc_ids: Sequence[str]) -> dict:
+        read.append(list(doc_ids))
+        return original(doc_ids)
+
+    for name in ("registry_meta", "documents", "band_pages"):
+        monkeypatch.setattr(col, name, scan)
+    monkeypatch.setattr(col, "registered", spy)
+    return read
+
+
+def test_a_later_ingest_finds_the_copy_by_band_keys_without_reading_the_library(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    story = Document("story", "story.txt", "Barrier", " ".join(WIRE_PARAGRAPHS))
+    others = [Document(f"n{i}", f"n{i}.txt", "Other", f"Note {i}: the ferry timetable changes on Monday for the winter season, number {i}.") for i in range(30)]
+    library.ingest_documents([story, *others])
+    read = _refuse_registry_scans(library, monkeypatch)
+    copy = Document("copy", "copy.txt", "Barrier again", " ".join(WIRE_PARAGRAPHS[:-1]))
+    [dup] = library.ingest_documents([copy]).duplicates
+    assert (dup.doc_id, dup.of_doc_id, dup.similarity >= THRESHOLD) == ("copy", "story", True)
+    assert [d for ids in read for d in ids if d != "copy"] == ["story"]  # the one candidate's signature, nothing else
+
+
+def test_forgotten_and_replaced_documents_leave_no_band_keys(library: Library) -> None:
+    story = Document("story", "story.txt", "Barrier", " ".join(WIRE_PARAGRAPHS))
+    library.ingest_documents([story])
+    index = library.collection().index
+    assert index is not None and index.near(band_keys(signature(story.text))) == {"story"}
+    changed = Document("story", "story.txt", "Cherries", "An entirely different text about cherry harvests in the Betuwe region this July. " * 6)
+    library.ingest_documents([changed])
+    assert index.near(band_keys(signature(story.text))) == set() and index.near(band_keys(signature(changed.text))) == {"story"}
+    library.forget("story")
+    assert index.near(band_keys(signature(changed.text))) == set()
+    assert index._db.execute("SELECT count(*) FROM band").fetchone()[0] == 0
+
+
+def test_an_index_without_band_keys_gets_them_once(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index file written before band keys (or rebuilt) is filled from the registry by the next ingest, once."""
+    story = Document("story", "story.txt", "Barrier", " ".join(WIRE_PARAGRAPHS))
+    library.ingest_documents([story])
+    index = library.collection().index
+    assert index is not None and index.banded()
+    with index.transaction():
+        index._db.execute("DELETE FROM band")
+        index._db.execute("DELETE FROM signed")
+        index._db.execute("DELETE FROM state WHERE key = 'bands'")
+    copy = Document("copy", "copy.txt", "Barrier again", " ".join(WIRE_PARAGRAPHS[:-1]))
+    assert [(d.doc_id, d.of_doc_id) for d in library.ingest_documents([copy]).duplicates] == [("copy", "story")]
+    assert index.banded() and index.near(band_keys(signature(story.text))) >= {"story"}
+    _refuse_registry_scans(library, monkeypatch)  # filled: the next ingest reads no more than its candidates
+    again = Document("again", "again.txt", "Barrier, third copy", " ".join(WIRE_PARAGRAPHS))
+    assert {d.of_doc_id for d in library.ingest_documents([again]).duplicates} <= {"story", "copy"}
+
+
+def test_another_process_writes_reach_this_index_with_their_band_keys(library: Library, tmp_path: Path) -> None:
+    """Catching up from the change log (another process's write, on a server) brings the band keys along."""
+    story = Document("story", "story.txt", "Barrier", " ".join(WIRE_PARAGRAPHS))
+    library.ingest_documents([story])
+    other = KeywordIndex(tmp_path / "other-process.sqlite3")
+    with other.transaction():
+        assert keyword_sync.resync(other, library.collection(), ["story"]) == 1
+    assert other.near(band_keys(signature(story.text))) == {"story"}
+    with other.transaction():
+        keyword_sync.rebuild(other, library.collection())
+    assert other.banded() and other.near(band_keys(signature(story.text))) == {"story"}

@@ -9,7 +9,7 @@ from tests.support.paths import ROOT
 
 # Lower number = lower layer; a module may import its own layer or lower ones (docs/architecture.md).
 LAYERS = {
-    "errors": 0, "settings": 0, "types": 0, "text": 0, "terms": 0,
+    "errors": 0, "settings": 0, "types": 0, "text": 0, "terms": 0, "minhash": 0,
     "embedding": 1, "llm": 1, "store": 2, "search": 3, "answer": 4, "ingest": 5, "library": 6, "evaluate": 7,
 }
 

@@ -8,6 +8,7 @@ from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.ingest.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID
 from retrieval.library import Library
 from retrieval.search.searcher import Filters
+from retrieval.store.rows import unpack_text
 from retrieval.types import CANNOT_ANSWER, Document, FollowUp, Turn
 from tests.support.checks import assert_checkable
 
@@ -176,49 +177,67 @@ def test_filters_restrict_by_source_and_publication_date(library: Library, tmp_p
         Filters(since="last tuesday-ish")
 
 
-def test_chunk_texts_live_in_metadata_and_libraries_written_before_still_read(library: Library) -> None:
-    library.ingest_documents([Document("d", "s", "Birds", "Herons wade in shallow water. Swifts sleep on the wing.")])
+def test_chunks_store_no_text_of_their_own_and_libraries_written_before_still_read(library: Library) -> None:
+    text = "Herons wade in shallow water. Swifts sleep on the wing."
+    library.ingest_documents([Document("d", "s", "Birds", text, "2024-05-01")])
     col = library.collection()
     raw = col.chunks.get(include=["documents", "metadatas", "embeddings"])
     assert raw["documents"] == [None] * len(raw["ids"])  # no full-text index work for Chroma
-    texts = [m["text"] for m in raw["metadatas"]]
-    assert "Herons wade in shallow water." in texts[0]
+    # The registry row holds the text, title, source and date once; a chunk only its offsets.
+    assert all(not {"text", "text_z", "title", "source", "published"} & set(m) for m in raw["metadatas"])
     stored = col.all_chunks()
-    assert [c.text for c in stored] == texts and all("text" not in c.meta for c in stored)
-    # A library written before kept the text as Chroma's document: rewrite the rows that way.
+    texts = [text[m["start"] : m["end"]] for m in raw["metadatas"]]
+    assert [c.text for c in stored] == texts and "Herons wade in shallow water." in texts[0]
+    assert all(c.meta["title"] == "Birds" and c.meta["source"] == "s" and c.meta["published"] == "2024-05-01" for c in stored)
+    assert [n.text for n in col.query(library.embedder.embed(["herons"])[0], 5)] == texts
+    # A chunk whose document is registered at another version has no text to borrow: it is left out.
+    col.chunks.update(ids=[raw["ids"][0]], metadatas=[{**raw["metadatas"][0], "version": "another"}])
+    assert raw["ids"][0] not in {c.chunk_id for c in col.all_chunks()}
+    # A library written before kept each chunk's text as Chroma's document, or in its metadata.
     col.chunks.delete(ids=raw["ids"])
-    col.chunks.add(
-        ids=raw["ids"],
-        embeddings=raw["embeddings"],
-        documents=texts,
-        metadatas=[{k: v for k, v in m.items() if k != "text"} for m in raw["metadatas"]],
-    )
-    col._bump()
+    fields = {"title": "Birds", "source": "s", "published": "2024-05-01"}
+    col.chunks.add(ids=raw["ids"], embeddings=raw["embeddings"], documents=texts, metadatas=[{**m, **fields} for m in raw["metadatas"]])
     assert [c.text for c in col.all_chunks()] == texts
+    col.chunks.update(ids=raw["ids"], metadatas=[{**m, **fields, "text": t} for m, t in zip(raw["metadatas"], texts, strict=True)])
+    assert [c.text for c in col.all_chunks()] == texts and all("text" not in c.meta for c in col.all_chunks())
+    col._bump()
     hits = library.search("Which birds sleep while flying?", k=1)
     assert hits and "Swifts sleep on the wing." in hits[0].text
     answer = library.ask("Where do herons wade?")
     assert answer.answerable and "shallow water" in answer.text
 
 
-def test_document_texts_live_in_registry_metadata_and_libraries_written_before_still_read(library: Library) -> None:
-    text = "Herons wade in shallow water. Swifts sleep on the wing."
+def test_document_texts_are_packed_in_registry_metadata_and_libraries_written_before_still_read(library: Library) -> None:
+    text = "Herons wade in shallow water. Swifts sleep on the wing. " * 20
     library.ingest_documents([Document("d", "s", "Birds", text)])
     col = library.collection()
     raw = col.docs.get(include=["documents", "metadatas", "embeddings"])
-    assert raw["documents"] == [None] and raw["metadatas"][0]["text"] == text  # no full-text index work for Chroma
+    meta = raw["metadatas"][0]
+    assert raw["documents"] == [None] and "text" not in meta  # no full-text index work for Chroma
+    assert unpack_text(meta["text_z"]) == text and len(meta["text_z"]) < len(text) / 4
+    assert unpack_text("not packed") is None
     assert library.document_text("d") == text
-    assert "text" not in col.document_meta(["d"])["d"] and library.sources()[0].title == "Birds"
-    # Written before: the full text as Chroma's document, none in metadata.
-    legacy = {k: v for k, v in raw["metadatas"][0].items() if k != "text"}
+    assert "text_z" not in col.document_meta(["d"])["d"] and library.sources()[0].title == "Birds"
+    # Written before: the full text in metadata, plain.
+    legacy = {k: v for k, v in meta.items() if k != "text_z"}
+    col.docs.delete(ids=["d"])
+    col.docs.add(ids=["d"], embeddings=raw["embeddings"], metadatas=[{**legacy, "text": text}])
+    assert library.document_text("d") == text and col.document_texts(["d", "absent"]) == {"d": text}
+    chunks = col.all_chunks()  # their texts come from the plain one
+    assert chunks and all(c.text == text[c.meta["start"] : c.meta["end"]] for c in chunks)
+    # Before that: the full text as Chroma's document, none in metadata.
     col.docs.delete(ids=["d"])
     col.docs.add(ids=["d"], embeddings=raw["embeddings"], documents=[text], metadatas=[legacy])
-    assert library.document_text("d") == text and col.document_texts(["d", "absent"]) == {"d": text}
-    # Changed since: the upsert leaves the old Chroma document behind; the new text must win.
-    changed = "Herons wade in shallow water. Swifts sleep on the wing. Owls hunt at night."
+    assert library.document_text("d") == text
+    # Changed since: the upsert leaves the old Chroma document and plain text behind; the packed text wins.
+    col.docs.update(ids=["d"], metadatas=[{**legacy, "text": text}])
+    changed = text + "Owls hunt at night."
     report = library.ingest_documents([Document("d", "s", "Birds", changed)])
     assert report.replaced == ["d"]
-    assert col.docs.get(ids=["d"], include=["documents"])["documents"] == [text]  # stale, ignored
+    stale = col.docs.get(ids=["d"], include=["documents", "metadatas"])
+    assert stale["documents"] == [text] and stale["metadatas"][0]["text"] == text  # stale, ignored
     assert library.document_text("d") == changed
+    chunks = col.all_chunks()
+    assert chunks and all(changed[c.meta["start"] : c.meta["end"]] == c.text for c in chunks)
     answer = library.ask("When do owls hunt?")
     assert answer.answerable and all(changed[c.start : c.end] == c.quote for c in answer.citations)

@@ -9,6 +9,7 @@ import pytest
 
 from retrieval.library import Library
 from retrieval.store import keyword_sync
+from retrieval.store.keyword_index import unpack
 from retrieval.terms import terms
 from retrieval.types import Document
 
@@ -113,3 +114,29 @@ def test_terms_with_any_characters_are_one_token(library: Library) -> None:
     ])
     hits = library.search("crème brûlée Zoë", k=2)
     assert hits[0].doc_id == "cafe" and hits[0].keyword and hits[0].keyword > (hits[1].keyword or 0.0)
+
+
+def test_chunk_texts_are_stored_packed_and_plain_ones_written_before_still_read(library: Library) -> None:
+    text = "Quagga zebras graze on the Karoo plains. " * 12
+    library.ingest_documents([Document("zebra", "zebra.txt", "Zebras", text)])
+    index = library.collection().index
+    assert index is not None
+    raw = index._db.execute("SELECT chunk_id, text FROM chunk").fetchall()
+    assert raw and all(isinstance(t, bytes) and len(t) < len(unpack(t)) / 2 for _, t in raw)
+    # An index written before holds plain text: it reads, searches and forgets the same.
+    with index.transaction():
+        index._db.executemany("UPDATE chunk SET text = ? WHERE chunk_id = ?", [(unpack(t), c) for c, t in raw])
+    rows = index.rows([c for c, _ in raw])
+    assert [rows[c].text for c, _ in raw] == [unpack(t) for _, t in raw] and rows[raw[0][0]].text.startswith("Quagga")
+    assert library.search("Where do quagga zebras graze?", k=1)[0].doc_id == "zebra"
+    library.forget("zebra")
+    assert index.search(terms("quagga zebras"), 5) == [] and len(index) == 0
+
+
+def test_closing_folds_the_write_ahead_log_into_the_index(library: Library) -> None:
+    library.ingest_documents([ZEBRA])
+    folder = library.settings.data_dir / "keyword"
+    assert list(folder.glob("*-wal"))  # open: the writes sit in the log
+    library.close()
+    assert not list(folder.glob("*-wal")) and [p.suffix for p in folder.iterdir()] == [".sqlite3"]
+    assert library.search("Where do quagga zebras graze?", k=1)[0].doc_id == "zebra"  # opened again on use
