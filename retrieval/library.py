@@ -127,8 +127,8 @@ class Library:
         return self._resolve_generator()[1]
 
     def _resolve_generator(self) -> tuple[str, str | None]:
-        if self._generator is None and self._chat_model is not None:
-            self._generator = (self.settings.generator, None)
+        if self._generator is None and (self._chat_model is not None or self.settings.generator == "extractive"):
+            self._generator = (self.settings.generator, None)  # no language model to check (nor LangChain to import)
         if self._generator is None:
             from retrieval.llm import unavailable
 

@@ -33,6 +33,10 @@ FORMAT = "2"  # bump when the analysis or the schema changes: an index of anothe
 _PLAIN = re.compile(r"[a-z0-9_]+")
 _CACHE_KIB = 64 * 1024  # SQLite page cache per connection: memory stays bounded whatever the library's size
 _WAL_LIMIT = 8 * 1024 * 1024  # bytes of write-ahead log kept after a checkpoint (it is truncated back to this)
+# Postings one search may score: a query's rarest terms are matched while their document
+# frequencies add up to at most this (docs/scale.md, "Search time at scale"), so a search's cost
+# stops growing with the library once its common terms' postings would pass it.
+POSTINGS_BUDGET = 20_000
 
 
 def _pack_keys(keys: Sequence[int]) -> bytes:
@@ -295,19 +299,18 @@ class KeywordIndex:
         """Number of indexed documents."""
         return int(self._db.execute("SELECT count(*) FROM doc").fetchone()[0])
 
-    def search(self, query_terms: Sequence[str], limit: int, allows: Callable[[str, str], bool] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self, query_terms: Sequence[str], limit: int, allows: Callable[[str, str], bool] | None = None, budget: int = POSTINGS_BUDGET
+    ) -> list[tuple[str, float]]:
         """The best `limit` chunks by BM25 for these analysed terms: (chunk_id, score > 0), best first.
 
         A repeated term counts again. `allows(source, published)` restricts the chunks searched.
-        Terms in more than half the chunks are left out of the match when others remain: FTS5's
-        bm25() gives them an idf of 1e-6, so they cannot move the ranking, but scoring their
-        long postings was most of a search's time in a large library.
+        Only `matched_terms` are searched: scoring the long postings of common terms was most of
+        a search's time in a large library.
         """
         if not query_terms:
             return []
-        n = len(self)
-        kept = [t for t in query_terms if self.doc_frequency(t) <= n / 2]
-        match = " OR ".join(f'"{token(t)}"' for t in (kept or query_terms))
+        match = " OR ".join(f'"{token(t)}"' for t in self.matched_terms(query_terms, budget))
         with self._lock:
             if allows is None:
                 sql = "SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
@@ -323,6 +326,31 @@ class KeywordIndex:
                    "WHERE fts MATCH ? AND ragbot_allows(c.source, c.published) ORDER BY rank LIMIT ?")
             got = self._db.execute(sql, (match, limit)).fetchall()
         return [(str(c), float(x)) for c, x in got if x > 0]
+
+    def matched_terms(self, query_terms: Sequence[str], budget: int = POSTINGS_BUDGET) -> list[str]:
+        """The query terms a search matches, in query order (repeats kept): the rarest, within a postings budget.
+
+        Terms in more than half the chunks are left out first (when others remain): FTS5's bm25()
+        gives them an idf of 1e-6, so they cannot move the ranking. Then, rarest first, terms are kept while their document
+        frequencies add up to at most `budget` (the rarest always): a term that would pass it is in
+        so many chunks that its idf is low, and leaving it out bounds the rows scored. This is
+        Lucene's and Elasticsearch's high-frequency cutoff without their rescoring: a chunk that
+        matches a rare term is not also credited for the common ones. A term is left out only when
+        the rarer ones already fill the budget, which in a library of a few thousand chunks
+        takes a long question of common words.
+        """
+        n = len(self)
+        distinct = sorted(set(query_terms), key=lambda t: (self.doc_frequency(t), t))
+        useful = [t for t in distinct if self.doc_frequency(t) <= n / 2] or distinct
+        kept: set[str] = set()
+        spent = 0
+        for t in useful:
+            df = self.doc_frequency(t)
+            if kept and spent + df > budget:
+                break
+            kept.add(t)
+            spent += df
+        return [t for t in query_terms if t in kept]
 
     def rows(self, chunk_ids: Sequence[str]) -> dict[str, Row]:
         """The indexed rows of these chunks (chunks the index does not hold are absent)."""

@@ -140,3 +140,22 @@ def test_closing_folds_the_write_ahead_log_into_the_index(library: Library) -> N
     library.close()
     assert not list(folder.glob("*-wal")) and [p.suffix for p in folder.iterdir()] == [".sqlite3"]
     assert library.search("Where do quagga zebras graze?", k=1)[0].doc_id == "zebra"  # opened again on use
+
+
+def test_a_search_matches_the_rarest_terms_within_its_postings_budget(library: Library) -> None:
+    """Common terms whose postings would pass the budget are left out of the match; the rarest term always stays."""
+    ferries = [Document(f"f{i}", f"f{i}.txt", "Ferries", f"The ferry number {i} sails at dawn.") for i in range(12)]
+    gulls = [Document(f"g{i}", f"g{i}.txt", "Gulls", f"Gulls nest on cliff number {i}.") for i in range(13)]  # ferry in half the chunks
+    library.ingest_documents([*ferries, *gulls, Document("storn", "s.txt", "Isles", "The night ferry to Stornoway sails at eleven.")], duplicates="keep")
+    index = library.collection().index
+    assert index is not None
+    query = terms("Stornoway ferry, the Stornoway ferry")
+    stornoway, ferry = terms("Stornoway ferry")
+    assert index.doc_frequency(stornoway) == 1 and index.doc_frequency(ferry) == 13
+    assert index.matched_terms(query) == query  # the default budget holds every term here
+    assert index.matched_terms(query, budget=10) == [stornoway, stornoway]  # order and repeats kept
+    assert index.matched_terms([ferry], budget=10) == [ferry]  # nothing rarer: the rarest stays
+    full = index.search(query, 20)
+    within = index.search(query, 20, budget=10)
+    assert len(full) == 13 and index.rows([full[0][0]])[full[0][0]].doc_id == "storn"
+    assert [c for c, _ in within] == [full[0][0]]
