@@ -36,7 +36,7 @@ _WAL_LIMIT = 8 * 1024 * 1024  # bytes of write-ahead log kept after a checkpoint
 # Postings one search may score: a query's rarest terms are matched while their document
 # frequencies add up to at most this (docs/scale.md, "Search time at scale"), so a search's cost
 # stops growing with the library once its common terms' postings would pass it.
-POSTINGS_BUDGET = 20_000
+POSTINGS_BUDGET = 10_000
 
 
 def _pack_keys(keys: Sequence[int]) -> bytes:
