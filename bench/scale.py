@@ -43,6 +43,11 @@ SYLLABLES = ["ka", "lo", "mi", "ra", "te", "su", "vo", "na", "pe", "di", "ru", "
 CHUNKS_PER_ARTICLE = 3.0  # what the generator's articles average with the default chunking (the table shows the real count)
 
 
+def article_count(size: int) -> int:
+    """How many generated articles make a library of about `size` chunks."""
+    return max(10, int(size / CHUNKS_PER_ARTICLE))
+
+
 def vocabulary(n: int = 30_000, seed: int = 7) -> list[str]:
     """Made-up words, distinct, most common first."""
     rng = random.Random(seed)
@@ -255,7 +260,7 @@ def measure(data_dir: Path, real: bool, n_articles: int, repeats: int) -> dict[s
 def run_size(size: int, real: bool, work: Path, repeats: int, colds: int, reuse: bool = False, marginal: bool = False) -> dict[str, Any]:
     """Ingest about `size` chunks into a fresh data dir and measure it (`marginal`: then time a real-model ingest of 1,000 more)."""
     data_dir = work / f"lib-{size}"
-    n_articles = max(10, int(size / CHUNKS_PER_ARTICLE))
+    n_articles = article_count(size)
     done = data_dir / "bench-ingest.json"
     if reuse and done.exists():
         chunks, ingest_s = json.loads(done.read_text())

@@ -117,6 +117,7 @@ class KeywordIndex:
         self._lock = threading.RLock()
         self._df: dict[str, int] = {}
         self._size: int | None = None
+        self.budget = POSTINGS_BUDGET  # postings a search may score (`matched_terms`)
         db = self._db
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -300,13 +301,13 @@ class KeywordIndex:
         return int(self._db.execute("SELECT count(*) FROM doc").fetchone()[0])
 
     def search(
-        self, query_terms: Sequence[str], limit: int, allows: Callable[[str, str], bool] | None = None, budget: int = POSTINGS_BUDGET
+        self, query_terms: Sequence[str], limit: int, allows: Callable[[str, str], bool] | None = None, budget: int | None = None
     ) -> list[tuple[str, float]]:
         """The best `limit` chunks by BM25 for these analysed terms: (chunk_id, score > 0), best first.
 
         A repeated term counts again. `allows(source, published)` restricts the chunks searched.
-        Only `matched_terms` are searched: scoring the long postings of common terms was most of
-        a search's time in a large library.
+        Only `matched_terms` are searched (within `budget`, by default the index's): scoring the
+        long postings of common terms was most of a search's time in a large library.
         """
         if not query_terms:
             return []
@@ -327,18 +328,19 @@ class KeywordIndex:
             got = self._db.execute(sql, (match, limit)).fetchall()
         return [(str(c), float(x)) for c, x in got if x > 0]
 
-    def matched_terms(self, query_terms: Sequence[str], budget: int = POSTINGS_BUDGET) -> list[str]:
+    def matched_terms(self, query_terms: Sequence[str], budget: int | None = None) -> list[str]:
         """The query terms a search matches, in query order (repeats kept): the rarest, within a postings budget.
 
         Terms in more than half the chunks are left out first (when others remain): FTS5's bm25()
         gives them an idf of 1e-6, so they cannot move the ranking. Then, rarest first, terms are kept while their document
-        frequencies add up to at most `budget` (the rarest always): a term that would pass it is in
+        frequencies add up to at most `budget` (default: the index's; the rarest always): a term that would pass it is in
         so many chunks that its idf is low, and leaving it out bounds the rows scored. This is
         Lucene's and Elasticsearch's high-frequency cutoff without their rescoring: a chunk that
         matches a rare term is not also credited for the common ones. A term is left out only when
         the rarer ones already fill the budget, which in a library of a few thousand chunks
         takes a long question of common words.
         """
+        budget = self.budget if budget is None else budget
         n = len(self)
         distinct = sorted(set(query_terms), key=lambda t: (self.doc_frequency(t), t))
         useful = [t for t in distinct if self.doc_frequency(t) <= n / 2] or distinct
