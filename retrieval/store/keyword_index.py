@@ -18,6 +18,7 @@ import math
 import re
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,23 @@ _WAL_LIMIT = 8 * 1024 * 1024  # bytes of write-ahead log kept after a checkpoint
 # frequencies add up to at most this (docs/scale.md, "Search time at scale"), so a search's cost
 # stops growing with the library once its common terms' postings would pass it.
 POSTINGS_BUDGET = 10_000
+
+
+def _into_wal(db: sqlite3.Connection, wait_s: float = 60.0) -> None:
+    """Switch the file to WAL mode, retrying while another process holds it.
+
+    Two processes opening a new file at once both try the switch, and SQLite answers the
+    loser "database is locked" at once, without waiting out the busy timeout.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _pack_keys(keys: Sequence[int]) -> bytes:
@@ -119,7 +137,7 @@ class KeywordIndex:
         self._size: int | None = None
         self.budget = POSTINGS_BUDGET  # postings a search may score (`matched_terms`)
         db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
+        _into_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
