@@ -45,11 +45,36 @@ class Signature:
         """The signature stored by `encode` (or in hex, as libraries written before hold it), or None when missing or malformed."""
         try:
             size, packed = raw.split(":", 1)
-            blob = bytes.fromhex(packed) if len(packed) == 8 * PERMUTATIONS else base64.b85decode(packed)
-            mins = np.frombuffer(blob, dtype=">u4").astype(np.uint32)
+            if len(packed) == 8 * PERMUTATIONS:
+                mins = np.frombuffer(bytes.fromhex(packed), dtype=">u4").astype(np.uint32)
+            else:
+                mins = _b85_words(packed)
+            return cls(mins, int(size)) if mins.shape == (PERMUTATIONS,) else None
         except (ValueError, AttributeError):
             return None
-        return cls(mins, int(size)) if mins.shape == (PERMUTATIONS,) else None
+
+
+_B85 = np.full(256, 255, dtype=np.uint8)
+_B85[np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~", dtype=np.uint8)] = np.arange(85)
+_B85_PLACES = np.array([85**4, 85**3, 85**2, 85, 1], dtype=np.uint64)
+
+
+def _b85_words(packed: str) -> np.ndarray:
+    """Big-endian 32-bit words from base85 text without padding (5 characters per word), as `base64.b85decode` reads it.
+
+    Vectorised: a library's duplicate check decodes thousands of signatures per ingest, and
+    `base64.b85decode` is pure Python (docs/scale.md).
+    """
+    raw = packed.encode("ascii")  # UnicodeEncodeError is a ValueError
+    if len(raw) % 5:
+        raise ValueError("base85 text of a signature is a whole number of 5-character groups")
+    digits = _B85[np.frombuffer(raw, dtype=np.uint8)]
+    if (digits == 255).any():
+        raise ValueError("not base85")
+    words = digits.reshape(-1, 5).astype(np.uint64) @ _B85_PLACES
+    if (words > 0xFFFFFFFF).any():
+        raise ValueError("base85 group out of range")
+    return words.astype(np.uint32)
 
 
 def signature(text: str) -> Signature:

@@ -75,6 +75,16 @@ class DuplicateIndex:
             for key in self._bands(old[0]):
                 self._buckets.get(key, set()).discard(doc_id)
 
+    def prefetch(self, sigs: Sequence[Signature]) -> None:
+        """Read, in one go, the library's signatures that these documents' checks will compare them with."""
+        if not self.stored:
+            return
+        keys = sorted({k for sig in sigs if sig.size >= MIN_SHINGLES for k in self._bands(sig)})
+        unread = sorted(self.stored.candidates(keys) - self._library.keys()) if keys else []
+        if unread:
+            found = self.stored.signatures(unread)
+            self._library.update({d: found.get(d) for d in unread})
+
     def best_match(self, doc_id: str, sig: Signature, threshold: float = THRESHOLD) -> tuple[str, str, float] | None:
         """The most similar other document at or above the threshold: (doc_id, source, containment)."""
         if sig.size < MIN_SHINGLES:

@@ -90,12 +90,14 @@ class IngestPipeline:
         # An unchanged document may still carry leftovers of an interrupted write: retire them, redo short ones.
         with self.locks.step():
             redo = set(col.reconcile(unchanged))
-        signatures: dict[str, Signature] = {}
+        keep_as_is = set(unchanged) - redo
+        signatures = {d.doc_id: signature(d.text) for d in latest.values() if d.doc_id not in keep_as_is}
+        seen.prefetch(list(signatures.values()))  # one registry read for the batch, not one per document
         for doc in latest.values():
-            if doc.doc_id in unchanged and doc.doc_id not in redo:
+            if doc.doc_id not in signatures:
                 report.unchanged.append(doc.doc_id)
                 continue
-            sig = signatures[doc.doc_id] = signature(doc.text)
+            sig = signatures[doc.doc_id]
             match = seen.best_match(doc.doc_id, sig)
             if match:
                 action = "skipped" if policy == "skip" and doc.doc_id not in known else "kept"
@@ -143,9 +145,15 @@ class LibrarySignatures:
 
     def signatures(self, doc_ids: Sequence[str]) -> dict[str, tuple[Signature, str]]:
         out = {}
-        for doc_id, (meta, text) in self.col.registered(doc_ids).items():
-            sig = Signature.decode(str(meta.get("minhash", ""))) or signature(text)  # stored without one: from its text
-            out[doc_id] = (sig, str(meta.get("source", "")))
+        unsigned = []
+        for doc_id, meta in self.col.registered_meta(doc_ids).items():
+            sig = Signature.decode(str(meta.get("minhash", "")))
+            if sig is None:
+                unsigned.append(doc_id)
+            else:
+                out[doc_id] = (sig, str(meta.get("source", "")))
+        for doc_id, (meta, text) in (self.col.registered(unsigned) if unsigned else {}).items():
+            out[doc_id] = (signature(text), str(meta.get("source", "")))  # stored without one: from its text
         return out
 
 

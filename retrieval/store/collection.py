@@ -19,6 +19,7 @@ from retrieval.store.consistency import Consistency
 from retrieval.store.keyword_index import KeywordIndex
 from retrieval.store.rows import (
     PACKED_KEY,
+    TEXT_KEY,
     Neighbour,
     StoredChunk,
     bands,
@@ -130,6 +131,17 @@ class Collection(Consistency):
                 text, meta = text_and_meta(d, m)
                 if text is not None:
                     out[i] = (meta, text)
+        return out
+
+    def registered_meta(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """These documents' registry metadata without their texts, which are not decoded (missing ones are absent)."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(doc_ids))
+        for lo in range(0, len(ids), 1000):
+            got = self.docs.get(ids=ids[lo : lo + 1000], include=["metadatas"])
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True):
+                if m:
+                    out[i] = {k: v for k, v in m.items() if k not in (PACKED_KEY, TEXT_KEY)}
         return out
 
     def with_texts(self, ids: Sequence[str], documents: Sequence[str | None] | None, metas: Sequence[Any] | None) -> list[StoredChunk]:

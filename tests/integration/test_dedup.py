@@ -41,6 +41,23 @@ def test_signatures_round_trip_compactly_and_hex_ones_written_before_still_read(
     assert Signature.decode(stored[:-5]) is None and Signature.decode("12:not~base85\x00") is None and Signature.decode("") is None
 
 
+def test_signatures_decode_as_the_base85_reference_does() -> None:
+    import base64
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for n in range(300):
+        mins = rng.integers(0, 2**32, size=128, dtype=np.uint64).astype(np.uint32)
+        mins[: n % 7] = 0xFFFFFFFF  # the largest words, the edge of base85's range
+        packed = Signature(mins, 40 + n).encode()
+        back = Signature.decode(packed)
+        assert back is not None and back.size == 40 + n
+        assert back.mins.tolist() == np.frombuffer(base64.b85decode(packed.split(":", 1)[1]), dtype=">u4").tolist()
+    assert Signature.decode("9:" + "~" * 640) is None  # every group past 2^32: base64.b85decode refuses it too
+    assert Signature.decode("9:" + "é" * 640) is None
+
+
 def test_squad_neighbours_are_not_duplicates(shared_data: Path) -> None:
     """Passages of one Wikipedia article share a topic and names, not text: none may be flagged."""
     rows = [json.loads(line) for line in (shared_data / "squad-v1.1-dev" / "passages.jsonl").open()][:400]
@@ -115,18 +132,22 @@ def _refuse_registry_scans(library: Library, monkeypatch: pytest.MonkeyPatch) ->
     """Fail on any read of the whole registry; record which documents' registry rows are read."""
     col = library.collection()
     read: list[list[str]] = []
-    original = col.registered
+    originals = {"registered": col.registered, "registered_meta": col.registered_meta}
 
     def scan(*_a: object, **_k: object) -> None:
         raise AssertionError("the duplicate check read the whole registry")
 
-    def spy(doc_ids: Sequence[str]) -> dict:
-        read.append(list(doc_ids))
-        return original(doc_ids)
+    def spying(name: str):  # the spy for one of the two registry reads
+        def spy(doc_ids: Sequence[str]) -> dict:
+            read.append(list(doc_ids))
+            return originals[name](doc_ids)
+
+        return spy
 
     for name in ("registry_meta", "documents", "band_pages"):
         monkeypatch.setattr(col, name, scan)
-    monkeypatch.setattr(col, "registered", spy)
+    for name in originals:
+        monkeypatch.setattr(col, name, spying(name))
     return read
 
 
