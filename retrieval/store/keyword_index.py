@@ -260,9 +260,14 @@ class KeywordIndex:
         """Documents with any of these band keys."""
         if not keys:
             return set()
-        q = f"SELECT DISTINCT s.doc_id FROM band b JOIN signed s ON s.docno = b.docno WHERE b.key IN ({','.join('?' * len(keys))})"
+        out: set[str] = set()
+        keys = list(keys)
         with self._lock:
-            return {str(r[0]) for r in self._db.execute(q, list(keys))}
+            for lo in range(0, len(keys), 2000):  # a batch's keys can pass SQLite's limit on bound variables
+                part = keys[lo : lo + 2000]
+                q = f"SELECT DISTINCT s.doc_id FROM band b JOIN signed s ON s.docno = b.docno WHERE b.key IN ({','.join('?' * len(part))})"
+                out.update(str(r[0]) for r in self._db.execute(q, part))
+        return out
 
     def banded(self) -> bool:
         """Whether every indexed document's band keys are here (an index written before bands, or rebuilt, has none yet)."""

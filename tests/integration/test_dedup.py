@@ -204,3 +204,12 @@ def test_another_process_writes_reach_this_index_with_their_band_keys(library: L
     with other.transaction():
         keyword_sync.rebuild(other, library.collection())
     assert other.banded() and other.near(band_keys(signature(story.text))) == {"story"}
+
+
+def test_band_key_lookup_takes_more_keys_than_sqlite_binds_at_once(library: Library) -> None:
+    story = Document("story", "story.txt", "Barrier", " ".join(WIRE_PARAGRAPHS))
+    library.ingest_documents([story])
+    index = library.collection().index
+    assert index is not None
+    many = list(range(300_000)) + band_keys(signature(story.text))  # past SQLite's 250,000 bound variables
+    assert index.near(many) == {"story"}
