@@ -7,7 +7,7 @@ candidates only, so an ingest costs in proportion to what it adds, not to the li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
 from retrieval.minhash import (
@@ -54,6 +54,7 @@ class DuplicateIndex:
         self._sigs: dict[str, tuple[Signature, str]] = {}
         self._buckets: dict[int, set[str]] = {}
         self._library: dict[str, tuple[Signature, str] | None] = {}  # the library's signatures read so far
+        self._near: dict[str, set[str]] = {}  # prefetched: a document's candidates in the library, until its check
 
     def __len__(self) -> int:
         return len(self._sigs)
@@ -75,12 +76,14 @@ class DuplicateIndex:
             for key in self._bands(old[0]):
                 self._buckets.get(key, set()).discard(doc_id)
 
-    def prefetch(self, sigs: Sequence[Signature]) -> None:
-        """Read, in one go, the library's signatures that these documents' checks will compare them with."""
+    def prefetch(self, sigs: Mapping[str, Signature]) -> None:
+        """Find these documents' candidates in the library and read their signatures in one go, for `best_match`."""
         if not self.stored:
             return
-        keys = sorted({k for sig in sigs if sig.size >= MIN_SHINGLES for k in self._bands(sig)})
-        unread = sorted(self.stored.candidates(keys) - self._library.keys()) if keys else []
+        for doc_id, sig in sigs.items():
+            if sig.size >= MIN_SHINGLES:
+                self._near[doc_id] = self.stored.candidates(self._bands(sig))
+        unread = sorted(set().union(*self._near.values()) - self._library.keys()) if self._near else []
         if unread:
             found = self.stored.signatures(unread)
             self._library.update({d: found.get(d) for d in unread})
@@ -93,7 +96,10 @@ class DuplicateIndex:
         candidates: set[str] = set()
         for key in keys:
             candidates |= self._buckets.get(key, set())
-        from_library = self.stored.candidates(keys) - self._sigs.keys() if self.stored else set()
+        near = self._near.pop(doc_id, None)
+        if near is None and self.stored:
+            near = self.stored.candidates(keys)
+        from_library = (near or set()) - self._sigs.keys()
         unread = sorted(from_library - self._library.keys())
         if unread and self.stored:
             found = self.stored.signatures(unread)

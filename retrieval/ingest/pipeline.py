@@ -92,7 +92,7 @@ class IngestPipeline:
             redo = set(col.reconcile(unchanged))
         keep_as_is = set(unchanged) - redo
         signatures = {d.doc_id: signature(d.text) for d in latest.values() if d.doc_id not in keep_as_is}
-        seen.prefetch(list(signatures.values()))  # one registry read for the batch, not one per document
+        seen.prefetch(signatures)  # one registry read for the batch, not one per document
         for doc in latest.values():
             if doc.doc_id not in signatures:
                 report.unchanged.append(doc.doc_id)

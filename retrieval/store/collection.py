@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,25 +124,28 @@ class Collection(Consistency):
     def registered(self, doc_ids: Sequence[str]) -> dict[str, tuple[dict[str, Any], str]]:
         """These documents' registry rows: metadata and full text (missing ones are absent)."""
         out: dict[str, tuple[dict[str, Any], str]] = {}
-        ids = list(dict.fromkeys(doc_ids))
-        for lo in range(0, len(ids), 1000):
-            got = self.docs.get(ids=ids[lo : lo + 1000], include=["documents", "metadatas"])
-            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
-                text, meta = text_and_meta(d, m)
-                if text is not None:
-                    out[i] = (meta, text)
+        for i, d, m in self._registry_rows(doc_ids, with_texts=True):
+            text, meta = text_and_meta(d, m)
+            if text is not None:
+                out[i] = (meta, text)
         return out
 
     def registered_meta(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """These documents' registry metadata without their texts, which are not decoded (missing ones are absent)."""
-        out: dict[str, dict[str, Any]] = {}
+        return {
+            i: {k: v for k, v in m.items() if k not in (PACKED_KEY, TEXT_KEY)}
+            for i, _, m in self._registry_rows(doc_ids, with_texts=False)
+            if m
+        }
+
+    def _registry_rows(self, doc_ids: Sequence[str], with_texts: bool) -> Iterator[tuple[str, str | None, Any]]:
+        """(id, Chroma document, metadata) of these documents' registry rows, 1,000 ids per read."""
         ids = list(dict.fromkeys(doc_ids))
+        include = ["documents", "metadatas"] if with_texts else ["metadatas"]
         for lo in range(0, len(ids), 1000):
-            got = self.docs.get(ids=ids[lo : lo + 1000], include=["metadatas"])
-            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True):
-                if m:
-                    out[i] = {k: v for k, v in m.items() if k not in (PACKED_KEY, TEXT_KEY)}
-        return out
+            got = self.docs.get(ids=ids[lo : lo + 1000], include=include)
+            metas = got["metadatas"] or []
+            yield from zip(got["ids"], got.get("documents") or [None] * len(metas), metas, strict=True)
 
     def with_texts(self, ids: Sequence[str], documents: Sequence[str | None] | None, metas: Sequence[Any] | None) -> list[StoredChunk]:
         """Chunks as Chroma returned them, each with its text (from its document's registry row when it has none).
