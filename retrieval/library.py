@@ -155,10 +155,9 @@ class Library:
         name = name or self.settings.collection
         with self._lock:
             if name not in self._collections:
-                self._collections[name] = Collection(
-                    self.client, name, self.embedder_identity, create=create, index=self._keyword_index(name),
-                    shared=bool(self.settings.chroma_url),
-                )
+                col = Collection(self.client, name, self.embedder_identity, create=create, shared=bool(self.settings.chroma_url))
+                col.index = self._keyword_index(name, str(col.chunks.id))
+                self._collections[name] = col
             return self._collections[name]
 
     def _exists(self, name: str | None) -> bool:
@@ -185,17 +184,31 @@ class Library:
         name = name or self.settings.collection
         with self._lock:
             if name not in self._searchers:
-                self._searchers[name] = Searcher(self.collection(name), self.embedder, self._keyword_index(name))
+                col = self.collection(name)
+                assert col.index is not None
+                self._searchers[name] = Searcher(col, self.embedder, col.index)
             return self._searchers[name]
 
-    def _keyword_index(self, name: str) -> KeywordIndex:
-        """The collection's keyword index file in the data dir (one per Chroma location and collection)."""
+    def _keyword_index(self, name: str, collection_id: str) -> KeywordIndex:
+        """The collection's keyword index file in the data dir.
+
+        Named after the Chroma collection's id, which a data dir keeps when it is moved or copied
+        and a collection made again does not. An index named the earlier way, after the Chroma
+        location's absolute path, is used where it exists (a library indexed before keeps its file).
+        """
+        folder = self.settings.data_dir / "keyword"
+        path = folder / f"{name[:40]}-{hashlib.sha256(collection_id.encode()).hexdigest()[:16]}.sqlite3"
+        if not path.exists():
+            location = self.settings.chroma_url or str((self.settings.data_dir / "chroma").resolve())
+            legacy = folder / f"{name[:40]}-{hashlib.sha256(f'{location}|{name}'.encode()).hexdigest()[:16]}.sqlite3"
+            path = legacy if legacy.exists() else path
         with self._lock:
-            if name not in self._indexes:
-                location = self.settings.chroma_url or str((self.settings.data_dir / "chroma").resolve())
-                key = hashlib.sha256(f"{location}|{name}".encode()).hexdigest()[:16]
-                self._indexes[name] = KeywordIndex(self.settings.data_dir / "keyword" / f"{name[:40]}-{key}.sqlite3")
-            return self._indexes[name]
+            index = self._indexes.get(name)
+            if index is None or index.path != path:
+                if index is not None:
+                    index.close()
+                index = self._indexes[name] = KeywordIndex(path)
+            return index
 
     def _writable(self, name: str | None) -> Collection:
         """The collection ready for a write (writer lock held), its keyword index caught up and a killed writer's leftovers gone."""

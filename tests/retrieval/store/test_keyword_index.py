@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +57,38 @@ def test_a_fresh_library_uses_the_index_on_disk(sample_library: Library, monkeyp
     _no_rebuild(monkeypatch)
     again = fresh.search("Who did Belousov meet on Tuesday?")
     assert [(h.chunk_id, h.score) for h in again] == [(h.chunk_id, h.score) for h in hits]
+
+
+def test_a_moved_data_dir_keeps_its_index(sample_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index file is named after the Chroma collection, not the folder's path: a data dir moved elsewhere is not reindexed."""
+    hits = sample_library.search("Who did Belousov meet on Tuesday?")
+    sample_library.close()
+    moved = tmp_path / "elsewhere" / "data"
+    moved.parent.mkdir()
+    shutil.move(str(sample_library.settings.data_dir), moved)
+    settings = sample_library.settings.model_copy(update={"data_dir": moved})
+    fresh = Library(settings, embedder=sample_library.embedder)
+    _no_rebuild(monkeypatch)
+    again = fresh.search("Who did Belousov meet on Tuesday?")
+    assert [(h.chunk_id, h.score) for h in again] == [(h.chunk_id, h.score) for h in hits]
+    assert len(list((moved / "keyword").glob("*.sqlite3"))) == 1
+    fresh.close()
+
+
+def test_an_index_named_after_the_folder_path_is_still_used(sample_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library indexed before the index was named after its collection keeps its index file (no rebuild)."""
+    sample_library.close()
+    folder = sample_library.settings.data_dir / "keyword"
+    [current] = folder.glob("*.sqlite3")
+    location = str((sample_library.settings.data_dir / "chroma").resolve())
+    name = sample_library.settings.collection
+    legacy = folder / f"{name[:40]}-{hashlib.sha256(f'{location}|{name}'.encode()).hexdigest()[:16]}.sqlite3"
+    current.rename(legacy)
+    fresh = Library(sample_library.settings, embedder=sample_library.embedder)
+    _no_rebuild(monkeypatch)
+    assert fresh.search("Who did Belousov meet on Tuesday?")
+    assert list(folder.glob("*.sqlite3")) == [legacy]
+    fresh.close()
 
 
 def test_adding_a_document_reads_only_that_document(sample_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
