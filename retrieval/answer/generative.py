@@ -42,6 +42,9 @@ def generate(
     listing = is_list_question(query)
     shown = passages.passages(hits, scored, listing)
     chat = model or chat_model(settings, generator)
+    prime = getattr(chat, "prime", None)  # llama.cpp in this process: hold the fixed prefix (a fresh process loads it saved)
+    if prime is not None:
+        prime(prompts.prefix())
     raw = stream_text(chat, prompts.messages(query, shown, listing), settings, generator, on_token)
     checked = verify(raw, [p.hit for p in shown], ctx.embedder, settings.llm_support_threshold, question=query)
     if checked.kept:

@@ -90,7 +90,9 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
         llama = load_llama(str(path.resolve()))
     except (ValueError, RuntimeError, OSError) as exc:
         raise RagbotError(f"llama.cpp could not load {str(path)!r} ({exc}): set RAGBOT_LLM_MODEL to a valid GGUF file.") from exc
-    return ChatLlamaCppLocal(model_path=str(path), max_tokens=settings.llm_max_tokens, llama=llama)
+    return ChatLlamaCppLocal(
+        model_path=str(path), max_tokens=settings.llm_max_tokens, llama=llama, state_dir=str(settings.models_dir / "llama-state")
+    )
 
 
 def _ollama(settings: Settings) -> BaseChatModel:

@@ -6,10 +6,17 @@ dependencies for one class; this is the part we use: streamed chat completions.
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import json
+import logging
 import os
+import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -22,6 +29,10 @@ from pydantic import ConfigDict, Field
 CONTEXT_TOKENS = 4096
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 _lock = threading.Lock()  # a Llama object is not safe to use from two threads at once
+KEEP_STATES = 4  # saved prefix states kept (about 16 MB each for the default model); older ones are deleted
+# The prompt prefixes each loaded Llama holds evaluated: state key -> its tokens.
+_primed: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, ...]]] = weakref.WeakKeyDictionary()
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=2)
@@ -43,6 +54,7 @@ class ChatLlamaCppLocal(BaseChatModel):
     max_tokens: int = 256
     temperature: float = 0.0
     repeat_penalty: float = 1.1
+    state_dir: str | None = None  # where evaluated prompt prefixes are saved for the next process (None: not saved)
     llama: Any = Field(default=None, exclude=True)
 
     @property
@@ -54,10 +66,29 @@ class ChatLlamaCppLocal(BaseChatModel):
         return {"model_path": self.model_path, "max_tokens": self.max_tokens, "temperature": self.temperature}
 
     def prime(self, messages: list[BaseMessage]) -> None:
-        """Evaluate a prompt prefix now, so that later prompts starting with it only read what follows."""
+        """Have the model hold a prompt prefix evaluated, so that prompts starting with it only read what follows.
+
+        Nothing to do when it holds the prefix already. Otherwise the prefix's evaluated state is
+        loaded from `state_dir` when an earlier process saved it there for this model, prefix,
+        context size and llama.cpp build; or else evaluated now (what the first question would
+        have paid) and saved for the next process.
+        """
         llama = self._model()
+        payload = _payload(messages)
         with _lock:
-            llama.create_chat_completion(messages=_payload(messages), max_tokens=1, temperature=0.0)
+            key = _state_key(llama, self.model_path, payload)
+            held = _primed.setdefault(llama, {}).get(key)
+            if held is not None and tuple(llama._input_ids[: len(held)].tolist()) == held:
+                return
+            path = Path(self.state_dir) / f"{key}.bin" if self.state_dir else None
+            tokens = _load_state(llama, path) if path else None
+            if tokens is None:
+                llama.reset()
+                llama.create_chat_completion(messages=payload, max_tokens=1, temperature=0.0)
+                tokens = tuple(llama._input_ids.tolist())
+                if path:
+                    _save_state(llama, path, tokens)
+            _primed[llama][key] = tokens
 
     def _model(self) -> Any:
         if self.llama is None:
@@ -105,3 +136,66 @@ class ChatLlamaCppLocal(BaseChatModel):
 def _payload(messages: list[BaseMessage]) -> list[dict[str, str]]:
     """LangChain messages as llama.cpp chat messages."""
     return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+
+
+def _state_key(llama: Any, model_path: str, payload: list[dict[str, str]]) -> str:
+    """What a saved prefix state depends on: the model file, the prefix, the context size, the llama.cpp build."""
+    import llama_cpp
+
+    stat = os.stat(model_path)
+    parts = [llama_cpp.__version__, os.path.realpath(model_path), stat.st_size, stat.st_mtime_ns, llama.n_ctx(),
+             llama.chat_format, payload]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _load_state(llama: Any, path: Path) -> tuple[int, ...] | None:
+    """Restore a saved prefix into the model's context; its tokens, or None (no file, or one llama.cpp refuses)."""
+    import llama_cpp
+
+    if not path.is_file():
+        return None
+    capacity = llama.n_ctx()
+    tokens = (llama_cpp.llama_token * capacity)()
+    count = ctypes.c_size_t(0)
+    llama.reset()
+    if not llama_cpp.llama_state_load_file(llama.ctx, str(path).encode(), tokens, capacity, ctypes.byref(count)):
+        log.warning("llama.cpp could not read the saved prompt state %s: evaluating the prompt instead", path)
+        llama.reset()
+        llama._ctx.kv_cache_clear()
+        return None
+    n = count.value
+    try:
+        os.utime(path)  # in use: not the oldest when the folder is pruned
+    except OSError:
+        pass
+    llama.input_ids[:n] = tokens[:n]
+    llama.n_tokens = n
+    llama._requires_eval = True  # the next prompt evaluates at least one token of its own before sampling
+    return tuple(tokens[:n])
+
+
+def _save_state(llama: Any, path: Path, tokens: tuple[int, ...]) -> None:
+    """Write the evaluated prefix next to the model, atomically; a cache that cannot be written is only logged."""
+    import llama_cpp
+
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        array = (llama_cpp.llama_token * len(tokens))(*tokens)
+        if not llama_cpp.llama_state_save_file(llama.ctx, tmp.encode(), array, len(tokens)):
+            raise OSError("llama.cpp could not write it")
+        os.replace(tmp, path)
+        _prune(path.parent)
+    except OSError as exc:
+        log.warning("Could not save the evaluated prompt prefix to %s (%s): the next process evaluates it again", path, exc)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _prune(folder: Path) -> None:
+    """Keep the most recently used saved states (a new prompt or model leaves the old ones unused)."""
+    files = sorted(folder.glob("*.bin"), key=lambda f: f.stat().st_mtime_ns, reverse=True)
+    for old in files[KEEP_STATES:]:
+        old.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from retrieval.answer import prompts
 from retrieval.answer.context import AnswerContext
 from retrieval.answer.extractive import compose
 from retrieval.answer.generative import FALLBACK, generate
@@ -25,8 +26,8 @@ from retrieval.answer.verify import SUPPORT_THRESHOLD, missing_facts
 from retrieval.errors import RagbotError
 from retrieval.ingest.loaders import SAMPLE_DOC_ID
 from retrieval.library import Library
-from retrieval.llm import gguf_path
-from retrieval.llm.llamacpp import load_llama
+from retrieval.llm import gguf_path, llamacpp
+from retrieval.llm.llamacpp import ChatLlamaCppLocal, load_llama
 from retrieval.types import CANNOT_ANSWER, Answer, Document
 from tests.support.helpers import free_port
 from tests.support.llm import default_model
@@ -194,14 +195,62 @@ def test_llamacpp_backend_in_process(sample_library: Library) -> None:
     lib = with_generator(sample_library, generator="llamacpp", **REAL)
     # The model is loaded once per process and shared by the tests before this one. llama.cpp
     # reuses the longest prompt prefix it already holds, and greedy output can differ with what it
-    # held (it once wrote "… is mentioned in all three passages.", which the verifier rightly
-    # dropped): start from an empty prompt cache, as a fresh `ragbot ask` does.
+    # held: start from nothing, as a fresh `ragbot ask` does (it then holds the fixed prefix first,
+    # loaded if saved: the next test).
     load_llama(str(gguf_path(lib.settings).resolve())).reset()
     tokens: list[str] = []
-    answer = lib.ask("Who is Russia's defence minister?", on_token=tokens.append)
+    answer = lib.ask("When did Belousov arrive in Beijing?", on_token=tokens.append)
     assert tokens and answer.generator == "llamacpp", ("".join(tokens), answer.dropped)
     check_citations(lib, answer)
-    assert "Belousov" in answer.text
+    assert "Monday" in answer.text
+
+
+@pytest.mark.slow
+def test_the_evaluated_prompt_prefix_is_saved_and_the_next_process_loads_it(
+    sample_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fresh `ragbot ask` reads a saved prefix state instead of evaluating the fixed rules and examples again,
+    and answers exactly as the process that evaluated them; a state file llama.cpp refuses is evaluated over."""
+    path = str(default_model().resolve())
+    llama = load_llama(path)
+    evaluated: list[int] = []
+    real_eval = llama.eval
+    monkeypatch.setattr(llama, "eval", lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1])
+
+    def fresh_process() -> ChatLlamaCppLocal:
+        llama.reset()  # what a new process holds: nothing evaluated, and no record of a primed prefix
+        llama._ctx.kv_cache_clear()
+        llamacpp._primed.pop(llama, None)
+        evaluated.clear()
+        return ChatLlamaCppLocal(model_path=path, max_tokens=128, llama=llama, state_dir=str(tmp_path / "state"))
+
+    question = "When did Belousov arrive in Beijing?"
+    chat = fresh_process()
+    lib = Library(sample_library.settings.model_copy(update={"generator": "llamacpp", **REAL}), embedder=sample_library.embedder,
+                  client=sample_library.client, chat_model=chat)
+    evaluated_first = lib.ask(question)
+    saved = list((tmp_path / "state").iterdir())
+    assert len(saved) == 1 and saved[0].suffix == ".bin" and saved[0].stat().st_size > 1_000_000, saved
+    prefix_tokens, suffix_tokens = evaluated[:2]  # the rules and examples, then the excerpts and question
+    assert prefix_tokens > 300, evaluated
+
+    chat = fresh_process()
+    chat.prime(prompts.prefix())
+    assert evaluated == [] and llama.n_tokens >= prefix_tokens - 1, "the prefix was read from the file, not evaluated"
+    lib = Library(lib.settings, embedder=sample_library.embedder, client=sample_library.client, chat_model=chat)
+    loaded = lib.ask(question)
+    assert evaluated[0] == suffix_tokens, "only the excerpts and question were evaluated"
+    assert loaded.text == evaluated_first.text and loaded.generator == "llamacpp", (loaded.text, evaluated_first.text)
+    check_citations(lib, loaded)
+
+    saved[0].write_bytes(saved[0].read_bytes()[:4096])  # cut short: llama.cpp refuses it
+    chat = fresh_process()
+    lib = Library(lib.settings, embedder=sample_library.embedder, client=sample_library.client, chat_model=chat)
+    with caplog.at_level("WARNING", logger="retrieval.llm.llamacpp"):
+        again = lib.ask(question)
+    assert "could not read the saved prompt state" in caplog.text
+    assert again.text == evaluated_first.text
+    assert saved[0].stat().st_size > 1_000_000, "the refused file was replaced by a whole one"
 
 
 @pytest.mark.slow
