@@ -29,6 +29,10 @@ from pydantic import ConfigDict, Field
 CONTEXT_TOKENS = 4096
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 _lock = threading.Lock()  # a Llama object is not safe to use from two threads at once
+# The prefix's tokens end with the chat template's generation prompt ("<|im_start|>assistant\n"),
+# where a real prompt goes on with the next message instead: a model still holding all but this
+# many of them holds the prefix (priming again would cost more than re-reading those few).
+GENERATION_PROMPT_SLACK = 8
 KEEP_STATES = 4  # saved prefix states kept (about 16 MB each for the default model); older ones are deleted
 # The prompt prefixes each loaded Llama holds evaluated: state key -> its tokens.
 _primed: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, ...]]] = weakref.WeakKeyDictionary()
@@ -78,7 +82,7 @@ class ChatLlamaCppLocal(BaseChatModel):
         with _lock:
             key = _state_key(llama, self.model_path, payload)
             held = _primed.setdefault(llama, {}).get(key)
-            if held is not None and tuple(llama._input_ids[: len(held)].tolist()) == held:
+            if held is not None and _holds(llama, held):
                 return
             path = Path(self.state_dir) / f"{key}.bin" if self.state_dir else None
             tokens = _load_state(llama, path) if path else None
@@ -136,6 +140,12 @@ class ChatLlamaCppLocal(BaseChatModel):
 def _payload(messages: list[BaseMessage]) -> list[dict[str, str]]:
     """LangChain messages as llama.cpp chat messages."""
     return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+
+
+def _holds(llama: Any, tokens: tuple[int, ...]) -> bool:
+    """Whether the model's evaluated tokens start with all of `tokens` but their closing generation prompt."""
+    need = max(1, len(tokens) - GENERATION_PROMPT_SLACK)
+    return llama.n_tokens >= need and tuple(llama._input_ids[:need].tolist()) == tokens[:need]
 
 
 def _state_key(llama: Any, model_path: str, payload: list[dict[str, str]]) -> str:

@@ -216,6 +216,9 @@ def test_the_evaluated_prompt_prefix_is_saved_and_the_next_process_loads_it(
     evaluated: list[int] = []
     real_eval = llama.eval
     monkeypatch.setattr(llama, "eval", lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1])
+    loads: list[Path] = []
+    real_load = llamacpp._load_state
+    monkeypatch.setattr(llamacpp, "_load_state", lambda model, file: (loads.append(file), real_load(model, file))[1])
 
     def fresh_process() -> ChatLlamaCppLocal:
         llama.reset()  # what a new process holds: nothing evaluated, and no record of a primed prefix
@@ -242,6 +245,9 @@ def test_the_evaluated_prompt_prefix_is_saved_and_the_next_process_loads_it(
     assert evaluated[0] == suffix_tokens, "only the excerpts and question were evaluated"
     assert loaded.text == evaluated_first.text and loaded.generator == "llamacpp", (loaded.text, evaluated_first.text)
     check_citations(lib, loaded)
+    after, read = len(evaluated), len(loads)
+    chat.prime(prompts.prefix())  # what the next question does first: the model still holds the prefix
+    assert (len(evaluated), len(loads)) == (after, read), "a held prefix was evaluated or loaded again"
 
     saved[0].write_bytes(saved[0].read_bytes()[:4096])  # cut short: llama.cpp refuses it
     chat = fresh_process()
