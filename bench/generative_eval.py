@@ -3,6 +3,7 @@
     .venv/bin/python bench/generative_eval.py                       # the default model, 200 SQuAD questions, 100 near misses
     .venv/bin/python bench/generative_eval.py --models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b
     .venv/bin/python bench/generative_eval.py --n 40 --near 20 --dump /tmp/answers.jsonl   # smaller; every answer to a file
+    .venv/bin/python bench/generative_eval.py --report /tmp/answers.jsonl --gate 0.6   # the table again, at another gate
     .venv/bin/python bench/generative_eval.py --calibrate           # the support-threshold calibration table
 
 Question sets:
@@ -250,13 +251,23 @@ def evaluate(args: argparse.Namespace) -> None:
                     lib.warm()
                 results[key] += ask_all(lib, name, items, generator, args.k, key, Path(args.dump) if args.dump else None)
             print(f"done: {key}", file=sys.stderr, flush=True)
+    report(results, args)
+
+
+def report(results: dict[str, list[Asked]], args: argparse.Namespace) -> None:
+    """The table: each model at its gate fitted on half 0 (or at `--gate`), reported on all and on half 1."""
     header = ["generator", "set", "gate", "answered", "generated (of answered)", "right (containment)", "citation precision",
               "refused (answerable)", "abstained (nothing to find)", "median sentences / chars", "p50 s (first token)"]
     table = []
     for key, rows in results.items():
         generative = key != "extractive"
         fit = [a for a in rows if a.set in ("squad", "near") and a.half == 0]
-        gate = fit_gate(fit, args.max_refused, args.gate_floor) if generative and fit else args.gate_floor
+        if not generative:
+            gate = 0.0
+        elif args.gate is not None:
+            gate = args.gate
+        else:
+            gate = fit_gate(fit, args.max_refused, args.gate_floor) if fit else args.gate_floor
         for name in ("sample", "squad", "near"):
             part = [a for a in rows if a.set == name]
             if not part:
@@ -264,11 +275,23 @@ def evaluate(args: argparse.Namespace) -> None:
             halves = [(f"{name} (report half)", [a for a in part if a.half == 1])] if name != "sample" else []
             for label, chosen in [(name, part), *halves]:
                 if chosen:
-                    s = summary(chosen, gate if generative else 0.0, generative)
+                    s = summary(chosen, gate, generative)
                     table.append([key, label, f"{gate:.2f}" if generative else "–", *[s[h] for h in header[3:]]])
-    print(f"backend={args.backend} k={args.k} n={args.n} near={args.near} seed={args.seed} gate fitted on half 0 "
-          f"(max {args.max_refused:.0%} more answerable refused), reported on all and on half 1")
+    chosen_gate = (f"gate {args.gate:.2f} for every model" if args.gate is not None else
+                   f"gate fitted on half 0 (max {args.max_refused:.0%} more answerable refused)")
+    print(f"backend={args.backend} k={args.k} n={args.n} near={args.near} seed={args.seed} {chosen_gate}, "
+          "reported on all and on half 1")
     print_table(table, header)
+
+
+def from_dump(path: Path) -> dict[str, list[Asked]]:
+    """The answers a `--dump` file holds, by generator, as they were asked."""
+    results: dict[str, list[Asked]] = {}
+    for line in path.open():
+        row = json.loads(line)
+        key = row.pop("generator")
+        results.setdefault(key, []).append(Asked(**row))
+    return results
 
 
 # -- calibration ---------------------------------------------------------------------------------
@@ -376,6 +399,8 @@ def main() -> None:
     parser.add_argument("--gate-floor", type=float, default=0.3, help="the gate while asking; fitted ones are at least this")
     parser.add_argument("--max-refused", type=float, default=0.02, help="answerable questions the fitted gate may refuse")
     parser.add_argument("--dump", help="write every answer (JSON lines) to this file")
+    parser.add_argument("--report", metavar="DUMP", help="print the table from a --dump file instead of asking again")
+    parser.add_argument("--gate", type=float, help="score every model at this gate instead of the fitted one")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--calibrate", action="store_true", help="print the support-threshold calibration instead")
@@ -385,7 +410,18 @@ def main() -> None:
     args = parser.parse_args()
     if not SQUAD.exists():
         sys.exit(f"SQuAD v1.1 dev not found at {SQUAD}.")
-    calibrate(args) if args.calibrate else evaluate(args)
+    if args.gate is not None and args.gate < args.gate_floor:
+        sys.exit(f"--gate {args.gate} is under --gate-floor {args.gate_floor}: questions under the floor were never asked of the model.")
+    if args.calibrate:
+        calibrate(args)
+    elif args.report:
+        try:
+            results = from_dump(Path(args.report))
+        except (OSError, ValueError, TypeError) as e:
+            sys.exit(f"{args.report} is not a --dump file this script can read: {e}")
+        report(results, args)
+    else:
+        evaluate(args)
 
 
 if __name__ == "__main__":
