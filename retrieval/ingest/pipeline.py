@@ -7,6 +7,8 @@ step or after it.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -22,6 +24,8 @@ from retrieval.store.keyword_index import KeywordIndex
 from retrieval.store.keyword_sync import fill_bands
 from retrieval.store.locks import LibraryLocks, NoLocks
 from retrieval.types import Document, Duplicate, IngestProblem, IngestReport
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int | None], None]
 # Chunks embedded per slice: progress is reported after each.
@@ -44,6 +48,7 @@ class IngestPipeline:
         self.locks = locks
         self.batch = batch
         self.batch_chars = batch_chars
+        self._preload: threading.Thread | None = None  # Chroma reading the library's vector index (`preload_vectors`)
 
     def run(self, col: Collection, loaded: Iterable[Loaded], policy: str, progress: ProgressFn | None = None) -> IngestReport:
         """Ingest everything `loaded` yields into `col` (the caller holds the writer lock); problems are reported, not raised."""
@@ -70,12 +75,16 @@ class IngestPipeline:
                 if item.problem:
                     report.problems.append(item.problem)
                 elif item.document:
+                    if self._preload is None:  # on another core while documents are checked, chunked and embedded
+                        self._preload = preload_vectors(col, self.embedder.dim)
                     pending.append(item.document)
                     pending_chars += len(item.document.text)
                     if len(pending) >= self.batch or pending_chars >= self.batch_chars:
                         flush()
             if pending:
                 flush()
+        if self._preload is not None:
+            self._preload.join()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -122,6 +131,8 @@ class IngestPipeline:
             assert vectors is not None
             writes.append((doc, chunks, [c.text for c in chunks], vectors[at : at + len(chunks)]))
             at += len(chunks)
+        if self._preload is not None:
+            self._preload.join()  # long done, unless the batch was small
         # one set of Chroma calls per batch, not per document
         with self.locks.step():  # questions in other processes wait for this step rather than catch it half-done
             col.write_documents(
@@ -183,6 +194,23 @@ def _loaded_duplicate_index(col: Collection) -> DuplicateIndex:
         sig = Signature.decode(stored.get(doc_id, "")) or signature(texts.get(doc_id, ""))
         index.add(doc_id, source, sig)
     return index
+
+
+def preload_vectors(col: Collection, dim: int) -> threading.Thread:
+    """`col.load_vectors` in a thread: an ingest's first write in a process then finds the index loaded.
+
+    A failure here is only logged; the write that follows meets the same store and reports it.
+    """
+
+    def load() -> None:
+        try:
+            col.load_vectors(dim)
+        except Exception as exc:  # noqa: BLE001 (a warm-up: the write reports what is wrong)
+            log.debug("preloading the vector index failed: %s", exc)
+
+    thread = threading.Thread(target=load, name="ragbot-load-vectors", daemon=True)
+    thread.start()
+    return thread
 
 
 def embed_in_slices(

@@ -350,6 +350,15 @@ class Collection(Consistency):
         res = self.chunks.query(query_embeddings=[vector], n_results=max(1, n), include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
+    def load_vectors(self, dim: int) -> None:
+        """Have Chroma load this library's vector index now, not at the next write or query.
+
+        The embedded client reads a collection's whole HNSW index on its first use in a process
+        (about a second at 10^5 chunks, docs/scale.md); a server holds it already.
+        """
+        if not self.shared:
+            self.nearest(np.full(dim, dim**-0.5, dtype=np.float32), 1)
+
     def all_chunks(self, page: int = 5000) -> list[StoredChunk]:
         """Every chunk's id, indexed text and metadata (paged reads)."""
         out: list[StoredChunk] = []
