@@ -3,8 +3,8 @@
     .venv/bin/python bench/llama_knobs.py [--model qwen2.5-coder-1.5b] [--new 350] [--repeats 3]
 
 An answer's time to its first token is the reading of the prompt's new part (the excerpts and the
-question) after the fixed prefix llama.cpp holds. This evaluates ragbot's real prefix (rules and worked
-examples), then `--new` tokens of SQuAD passages after it, `--repeats` times per setting, and 32 tokens
+question) after the fixed prefix llama.cpp holds. This evaluates the text of ragbot's prefix messages (rules
+and worked examples, joined without the chat template), then `--new` tokens of SQuAD passages after it, `--repeats` times per setting, and 32 tokens
 one at a time (the speed of writing the answer). Each setting loads the model afresh; the first row is
 ragbot's own (`retrieval/llm/llamacpp.py::load_llama`), the baseline of the ratio column.
 """
@@ -32,13 +32,9 @@ SETTINGS: list[dict[str, Any]] = [
 
 def measure(path: str, prefix: str, new_text: str, n_new: int, repeats: int, **settings: Any) -> tuple[float, float, int]:
     """Median seconds to read `n_new` tokens after the prefix, tokens per second written, prefix tokens."""
-    from llama_cpp import Llama
+    from retrieval.llm.llamacpp import load_llama
 
-    from retrieval.llm.llamacpp import CONTEXT_TOKENS
-
-    cores = len(os.sched_getaffinity(0))
-    llama = Llama(model_path=path, n_ctx=CONTEXT_TOKENS, n_threads=cores, n_threads_batch=cores, verbose=False,
-                  seed=0, **settings)
+    llama = load_llama(path, **settings)
     held = llama.tokenize(prefix.encode())
     new = llama.tokenize(new_text.encode(), add_bos=False)[:n_new]
     llama.reset()

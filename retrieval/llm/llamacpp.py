@@ -40,13 +40,13 @@ log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=2)
-def load_llama(path: str, n_ctx: int = CONTEXT_TOKENS) -> Any:
-    """The GGUF model at `path`, loaded once per process and shared by every question."""
+def load_llama(path: str, n_ctx: int = CONTEXT_TOKENS, **settings: Any) -> Any:
+    """The GGUF model at `path`, loaded once per process and shared by every question (`settings`: more `Llama` arguments)."""
     from llama_cpp import Llama
 
     # llama-cpp-python defaults to half the cores for generation; every core is ours while we answer.
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=cores, n_threads_batch=cores, verbose=False, seed=0)
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=cores, n_threads_batch=cores, verbose=False, seed=0, **settings)
 
 
 class ChatLlamaCppLocal(BaseChatModel):
