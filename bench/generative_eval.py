@@ -4,6 +4,7 @@
     .venv/bin/python bench/generative_eval.py --models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b
     .venv/bin/python bench/generative_eval.py --n 40 --near 20 --dump /tmp/answers.jsonl   # smaller; every answer to a file
     .venv/bin/python bench/generative_eval.py --report /tmp/answers.jsonl --gate 0.6   # the table again, at another gate
+    .venv/bin/python bench/generative_eval.py --report /tmp/answers.jsonl --gate 0.6 --refuse-at 1   # and no refusal threshold
     .venv/bin/python bench/generative_eval.py --calibrate           # the support-threshold calibration table
 
 Question sets:
@@ -12,11 +13,14 @@ Question sets:
 - near misses: `--near` other SQuAD questions asked of a library that lacks their gold paragraph but keeps
   the rest of its article, so the passages look answerable and are not.
 
-Every question is asked once per generator with the cheap gate at `--gate-floor`, and its retrieval
-confidence is kept, so the gate can be fitted afterwards without asking again: an answer whose confidence
-is under a gate t is the cannot-answer reply. Articles are split in two halves by a hash of their title;
-the gate is fitted on the first half (the largest t refusing at most `--max-refused` of its answerable
-questions beyond what the model itself refuses) and reported on the second.
+Every question is asked once per generator with the cheap gate at `--gate-floor` and no refusal
+threshold (RAGBOT_LLM_REFUSE_AT=1), and its retrieval confidence and the model's probability of starting
+the cannot-answer reply are kept, so both can be fitted afterwards without asking again: an answer whose
+confidence is under a gate t, or whose refusal probability is at least r, is the cannot-answer reply
+(ragbot then stops the model at its first step). Articles are split in two halves by a hash of their
+title; on the first half the gate is fitted (the largest t refusing at most `--max-refused` of its
+answerable questions beyond what the model itself refuses), then the refusal threshold (the smallest r
+leaving at most `--refusal-budget` of them refused in all); both are reported on the second half.
 """
 
 from __future__ import annotations
@@ -96,9 +100,16 @@ class Asked:
         """Whether the library holds the answer."""
         return bool(self.gold)
 
-    def answered(self, gate: float) -> bool:
-        """Whether the user gets an answer with the gate at `gate`."""
-        return bool(self.answer["answerable"]) and self.confidence >= gate
+    @property
+    def refusal(self) -> float | None:
+        """The model's probability of starting the cannot-answer reply at its first step (None: no model was asked)."""
+        p = self.answer.get("refusal_probability")
+        return None if p is None else float(p)
+
+    def answered(self, gate: float, refuse_at: float = 1.0) -> bool:
+        """Whether the user gets an answer with the gate at `gate` and the refusal threshold at `refuse_at`."""
+        p = self.refusal
+        return bool(self.answer["answerable"]) and self.confidence >= gate and (p is None or p < refuse_at)
 
     def right(self) -> bool:
         """Whether the answer text contains a gold answer (every item, for the list questions that say so)."""
@@ -176,30 +187,40 @@ def fit_gate(asked: Sequence[Asked], max_refused: float, floor: float) -> float:
     return best
 
 
+def fit_refusal(asked: Sequence[Asked], gate: float, budget: float) -> float:
+    """The smallest refusal threshold leaving at most `budget` of the answerable questions refused (the gate's included)."""
+    answerable = [a for a in asked if a.answerable]
+    for r in sorted({round(a.refusal, 4) for a in asked if a.refusal is not None} | {1.0}):
+        refused = sum(1 for a in answerable if not a.answered(gate, r))
+        if not answerable or refused / len(answerable) <= budget:
+            return r
+    return 1.0
+
+
 def pct(a: int, b: int) -> str:
     """A share with its counts."""
     return f"{a / b:.0%} ({a}/{b})" if b else "–"
 
 
-def summary(rows: Sequence[Asked], gate: float, generative: bool) -> dict[str, str]:
+def summary(rows: Sequence[Asked], gate: float, generative: bool, refuse_at: float = 1.0) -> dict[str, str]:
     """The table's figures for one generator on one set of questions."""
     answerable = [a for a in rows if a.answerable]
     unanswerable = [a for a in rows if not a.answerable]
-    answered = [a for a in answerable if a.answered(gate)]
+    answered = [a for a in answerable if a.answered(gate, refuse_at)]
     generated = [a for a in answered if a.answer["generator"] not in ("extractive", "extractive-fallback")]
     cited = [c for a in (generated if generative else answered) for c in a.answer["citations"]]
     precise = sum(contains(c["quote"], a.gold) for a in (generated if generative else answered) for c in a.answer["citations"])
     sentences = [max(1, a.answer["answer"].count("] ") + 1) for a in answered]
     chars = [len(a.answer["answer"]) for a in answered]
-    seconds = [a.seconds for a in rows if a.answered(gate) or a.raw]
+    seconds = [a.seconds for a in rows if a.answered(gate, refuse_at) or a.raw]
     firsts = [a.first_token for a in rows if a.first_token is not None]
     return {
         "answered": pct(len(answered), len(answerable)),
         "generated (of answered)": pct(len(generated), len(answered)) if generative else "–",
-        "right (containment)": pct(sum(a.right() for a in answerable if a.answered(gate)), len(answerable)),
+        "right (containment)": pct(sum(a.right() for a in answerable if a.answered(gate, refuse_at)), len(answerable)),
         "citation precision": pct(precise, len(cited)),
         "refused (answerable)": pct(len(answerable) - len(answered), len(answerable)),
-        "abstained (nothing to find)": pct(sum(not a.answered(gate) for a in unanswerable), len(unanswerable)),
+        "abstained (nothing to find)": pct(sum(not a.answered(gate, refuse_at) for a in unanswerable), len(unanswerable)),
         "median sentences / chars": f"{statistics.median(sentences):.0f} / {statistics.median(chars):.0f}" if answered else "–",
         "p50 s (first token)": (f"{statistics.median(seconds):.2f}" if seconds else "–")
         + (f" ({statistics.median(firsts):.2f})" if firsts else ""),
@@ -227,7 +248,7 @@ def evaluate(args: argparse.Namespace) -> None:
     results: dict[str, list[Asked]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(_env_file=None, data_dir=Path(tmp) / "sample", model_cache_dir=MODELS,  # type: ignore[call-arg]
-                        embed_backend=args.backend, llm_gate=args.gate_floor)
+                        embed_backend=args.backend, llm_gate=args.gate_floor, llm_refuse_at=1.0)
         sample = Library(base, embedder=embedder)
         sample.ingest_sample()
         squad = Library(base.model_copy(update={"data_dir": Path(tmp) / "squad"}), embedder=embedder)
@@ -255,8 +276,9 @@ def evaluate(args: argparse.Namespace) -> None:
 
 
 def report(results: dict[str, list[Asked]], args: argparse.Namespace) -> None:
-    """The table: each model at its gate fitted on half 0 (or at `--gate`), reported on all and on half 1."""
-    header = ["generator", "set", "gate", "answered", "generated (of answered)", "right (containment)", "citation precision",
+    """The table: each model at its gate and refusal threshold fitted on half 0 (or at `--gate`, `--refuse-at`),
+    reported on all and on half 1."""
+    header = ["generator", "set", "gate", "refuse at", "answered", "generated (of answered)", "right (containment)", "citation precision",
               "refused (answerable)", "abstained (nothing to find)", "median sentences / chars", "p50 s (first token)"]
     table = []
     for key, rows in results.items():
@@ -268,6 +290,12 @@ def report(results: dict[str, list[Asked]], args: argparse.Namespace) -> None:
             gate = args.gate
         else:
             gate = fit_gate(fit, args.max_refused, args.gate_floor) if fit else args.gate_floor
+        if not generative:
+            refuse_at = 1.0
+        elif args.refuse_at is not None:
+            refuse_at = args.refuse_at
+        else:
+            refuse_at = fit_refusal(fit, gate, args.refusal_budget) if fit else 1.0
         for name in ("sample", "squad", "near"):
             part = [a for a in rows if a.set == name]
             if not part:
@@ -275,11 +303,14 @@ def report(results: dict[str, list[Asked]], args: argparse.Namespace) -> None:
             halves = [(f"{name} (report half)", [a for a in part if a.half == 1])] if name != "sample" else []
             for label, chosen in [(name, part), *halves]:
                 if chosen:
-                    s = summary(chosen, gate, generative)
-                    table.append([key, label, f"{gate:.2f}" if generative else "–", *[s[h] for h in header[3:]]])
+                    s = summary(chosen, gate, generative, refuse_at)
+                    table.append([key, label, f"{gate:.2f}" if generative else "–", f"{refuse_at:.4g}" if generative else "–",
+                                  *[s[h] for h in header[4:]]])
     chosen_gate = (f"gate {args.gate:.2f} for every model" if args.gate is not None else
                    f"gate fitted on half 0 (max {args.max_refused:.0%} more answerable refused)")
-    print(f"backend={args.backend} k={args.k} n={args.n} near={args.near} seed={args.seed} {chosen_gate}, "
+    chosen_refusal = (f"refusal threshold {args.refuse_at:.4g}" if args.refuse_at is not None else
+                      f"refusal threshold fitted on half 0 (max {args.refusal_budget:.0%} answerable refused in all)")
+    print(f"backend={args.backend} k={args.k} n={args.n} near={args.near} seed={args.seed} {chosen_gate}, {chosen_refusal}, "
           "reported on all and on half 1")
     print_table(table, header)
 
@@ -398,6 +429,9 @@ def main() -> None:
     parser.add_argument("--sets", default="sample,squad,near", help="which question sets (default: all three)")
     parser.add_argument("--gate-floor", type=float, default=0.3, help="the gate while asking; fitted ones are at least this")
     parser.add_argument("--max-refused", type=float, default=0.02, help="answerable questions the fitted gate may refuse")
+    parser.add_argument("--refusal-budget", type=float, default=0.04,
+                        help="answerable questions the fitted refusal threshold may leave refused in all (default 0.04; the goal is 5 %%)")
+    parser.add_argument("--refuse-at", type=float, help="score every model at this refusal threshold instead of the fitted one")
     parser.add_argument("--dump", help="write every answer (JSON lines) to this file")
     parser.add_argument("--report", metavar="DUMP", help="print the table from a --dump file instead of asking again")
     parser.add_argument("--gate", type=float, help="score every model at this gate instead of the fitted one")
@@ -412,6 +446,8 @@ def main() -> None:
         sys.exit(f"SQuAD v1.1 dev not found at {SQUAD}.")
     if args.gate is not None and args.gate < args.gate_floor:
         sys.exit(f"--gate {args.gate} is under --gate-floor {args.gate_floor}: questions under the floor were never asked of the model.")
+    if args.refuse_at is not None and not 0 <= args.refuse_at <= 1:
+        sys.exit(f"--refuse-at {args.refuse_at} is not a probability: give a number from 0 to 1.")
     if args.calibrate:
         calibrate(args)
     elif args.report:

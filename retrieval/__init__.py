@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from retrieval.answer.generative import MODEL_LEANED_NO, MODEL_SAID_NO
     from retrieval.answer.scoring import ANSWER_THRESHOLD
     from retrieval.errors import LibraryEmpty, RagbotError
     from retrieval.evaluate import EvalPlan, EvalReport, Evaluation
@@ -57,6 +58,8 @@ _EXPORTS = {
     "Evaluation": ("retrieval.evaluate", "Evaluation"),
     "plot_eval": ("retrieval.evaluate", "plot"),
     "ANSWER_THRESHOLD": ("retrieval.answer.scoring", "ANSWER_THRESHOLD"),
+    "MODEL_SAID_NO": ("retrieval.answer.generative", "MODEL_SAID_NO"),
+    "MODEL_LEANED_NO": ("retrieval.answer.generative", "MODEL_LEANED_NO"),
     "without_markers": ("retrieval.text", "without_markers"),
     "is_abbreviation": ("retrieval.text", "is_abbreviation"),
     "is_url": ("retrieval.ingest.loaders", "is_url"),
@@ -69,6 +72,8 @@ __all__ = [
     "ANSWER_THRESHOLD",
     "CANNOT_ANSWER",
     "HTML_SUFFIXES",
+    "MODEL_LEANED_NO",
+    "MODEL_SAID_NO",
     "SAMPLE_ARTICLE",
     "SUPPORTED_SUFFIXES",
     "Answer",

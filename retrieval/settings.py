@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         description="Least retrieval confidence (the abstention score) for a question to reach the language model; "
         "below it the answer is the cannot-answer phrase without a model call (docs/generative.md).",
     )
+    llm_refuse_at: float | None = Field(
+        None, ge=0, le=1,
+        description="llamacpp: abstain when the model's probability of starting the cannot-answer reply reaches this at its "
+        "first step, though another start is likelier (1 = only when it writes it; unset = the packaged model's own, fitted "
+        "on SQuAD near misses: 0.135 for qwen2.5-coder-1.5b, 1 for the others; docs/generative.md).",
+    )
     llm_support_threshold: float = Field(
         0.55, ge=0, le=1,
         description="Least embedding similarity between a generated sentence and a cited passage sentence for it to be kept.",

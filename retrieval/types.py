@@ -109,6 +109,7 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
     confidence: float | None = None  # best sentence score + weighted coverage and passage cosine (the abstention rule)
     more: bool = False  # a list answer that stops before the end of the list it found
+    refusal: float | None = None  # the model's probability of starting the cannot-answer reply (llamacpp), at its first step
 
     def to_json(self) -> dict[str, Any]:
         """The answer as a JSON object."""
@@ -122,6 +123,8 @@ class Answer:
         }
         if self.confidence is not None:
             out["confidence"] = round(self.confidence, 4)
+        if self.refusal is not None:
+            out["refusal_probability"] = round(self.refusal, 4)
         if self.dropped:
             out["dropped"] = self.dropped
         return out

@@ -114,9 +114,16 @@ def render_why(console: Console, answer: Answer, gate: float | None = None) -> N
         console.print("Nothing in the library came close to the question: no passage shares its words or meaning.")
         return
     top = answer.hits[0]
-    model_said_no = any(d.get("reason") == "the model found no answer in the passages" for d in answer.dropped)
-    if model_said_no:
+    from retrieval import MODEL_LEANED_NO, MODEL_SAID_NO
+
+    reasons = [str(d.get("reason", "")) for d in answer.dropped]
+    if MODEL_SAID_NO in reasons:
         console.print("The language model read the closest passages and said they do not answer the question.")
+    elif any(r.startswith(MODEL_LEANED_NO) for r in reasons) and answer.refusal is not None:
+        console.print(
+            f"The language model read the closest passages and leaned towards saying they do not answer the question "
+            f"(a probability of {answer.refusal:.2f} of starting that reply; RAGBOT_LLM_REFUSE_AT sets where it stops)."
+        )
     elif answer.confidence is not None:
         from retrieval import ANSWER_THRESHOLD
 

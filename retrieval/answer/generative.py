@@ -12,11 +12,14 @@ from retrieval.answer.context import AnswerContext
 from retrieval.answer.extractive import compose
 from retrieval.answer.scoring import answer_confidence, candidates, is_list_question, score_sentences
 from retrieval.answer.verify import verify
-from retrieval.llm import chat_model, check_generator, stream_text
+from retrieval.llm import chat_model, check_generator, stream_reply
 from retrieval.settings import Settings
 from retrieval.types import CANNOT_ANSWER, Answer
 
 FALLBACK = "extractive-fallback"
+# Why a generative answer is the cannot-answer reply (a dropped entry's reason; the REPL's :why reads them).
+MODEL_SAID_NO = "the model found no answer in the passages"
+MODEL_LEANED_NO = "the model leaned towards finding no answer"
 
 
 def generate(
@@ -45,18 +48,25 @@ def generate(
     prime = getattr(chat, "prime", None)  # llama.cpp in this process: hold the fixed prefix (a fresh process loads it saved)
     if prime is not None:
         prime(prompts.prefix())
-    raw = stream_text(chat, prompts.messages(query, shown, listing), settings, generator, on_token)
+    raw, meta = stream_reply(chat, prompts.messages(query, shown, listing), settings, generator, on_token)
+    refusal = meta.get("refusal_probability")
+    if meta.get("refused_early"):
+        reason = f"{MODEL_LEANED_NO} (p = {refusal:.2f} of starting the cannot-answer reply)"
+        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
+                      dropped=[{"sentence": "(nothing)", "markers": [], "reason": reason}], hits=hits, confidence=sure,
+                      refusal=refusal)
     checked = verify(raw, [p.hit for p in shown], ctx.embedder, settings.llm_support_threshold, question=query)
     if checked.kept:
         text, citations = number(checked.kept)
         return Answer(question=question, text=text, citations=citations, answerable=True, generator=generator,
-                      dropped=checked.dropped, hits=hits, confidence=sure)
+                      dropped=checked.dropped, hits=hits, confidence=sure, refusal=refusal)
     if checked.abstained:
         said = " ".join(raw.split())[:300] or "(nothing)"
         return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
-                      dropped=[{"sentence": said, "markers": [], "reason": "the model found no answer in the passages"}],
-                      hits=hits, confidence=sure)
+                      dropped=[{"sentence": said, "markers": [], "reason": MODEL_SAID_NO}],
+                      hits=hits, confidence=sure, refusal=refusal)
     answer = compose(ctx, scored=scored)
     answer.generator = FALLBACK
     answer.dropped = checked.dropped
+    answer.refusal = refusal
     return answer

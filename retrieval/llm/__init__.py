@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from retrieval.errors import RagbotError
 from retrieval.settings import Settings
+from retrieval.types import CANNOT_ANSWER
 
 GENERATORS = ("extractive", "llamacpp", "ollama", "openai")
 # A local server ignores the key, but the OpenAI client insists on one.
@@ -91,8 +93,19 @@ def _llamacpp(settings: Settings) -> BaseChatModel:
     except (ValueError, RuntimeError, OSError) as exc:
         raise RagbotError(f"llama.cpp could not load {str(path)!r} ({exc}): set RAGBOT_LLM_MODEL to a valid GGUF file.") from exc
     return ChatLlamaCppLocal(
-        model_path=str(path), max_tokens=settings.llm_max_tokens, llama=llama, state_dir=str(settings.models_dir / "llama-state")
+        model_path=str(path), max_tokens=settings.llm_max_tokens, llama=llama, state_dir=str(settings.models_dir / "llama-state"),
+        refusal=CANNOT_ANSWER, refuse_at=refuse_at(settings),
     )
+
+
+def refuse_at(settings: Settings) -> float:
+    """The llamacpp refusal threshold: RAGBOT_LLM_REFUSE_AT, else the packaged model's fitted one, else 1 (none)."""
+    from retrieval.llm import gguf
+
+    if settings.llm_refuse_at is not None:
+        return settings.llm_refuse_at
+    packaged = gguf.PACKAGED.get(_gguf_name(settings))
+    return packaged.refuse_at if packaged else 1.0
 
 
 def _ollama(settings: Settings) -> BaseChatModel:
@@ -149,12 +162,15 @@ def _served_model(settings: Settings, key: str) -> str:
     return str(models[0])
 
 
-def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage], settings: Settings, generator: str,
-                on_token: Callable[[str], None] | None = None) -> str:
-    """The model's whole reply, passing each piece to `on_token` as it arrives; backend failures become RagbotError."""
+def stream_reply(model: BaseChatModel, messages: Sequence[BaseMessage], settings: Settings, generator: str,
+                 on_token: Callable[[str], None] | None = None) -> tuple[str, dict[str, Any]]:
+    """The model's whole reply and what the backend said of it (`response_metadata`), passing each piece to `on_token`
+    as it arrives; backend failures become RagbotError."""
     parts: list[str] = []
+    meta: dict[str, Any] = {}
     try:
         for chunk in model.stream(list(messages)):
+            meta.update(chunk.response_metadata or {})
             text = chunk.content if isinstance(chunk.content, str) else "".join(str(c) for c in chunk.content)
             if text:
                 parts.append(text)
@@ -164,7 +180,7 @@ def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage], settings:
         raise
     except Exception as exc:  # each client library has its own exception tree; map the ones users can fix
         raise backend_error(exc, settings, generator) from exc
-    return "".join(parts)
+    return "".join(parts), meta
 
 
 def backend_error(exc: BaseException, settings: Settings, generator: str) -> BaseException:

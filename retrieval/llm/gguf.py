@@ -31,6 +31,9 @@ class PackagedModel:
     parts: int
     size: int
     sha256: str
+    # Its refusal threshold (RAGBOT_LLM_REFUSE_AT when unset), fitted on SQuAD near misses by
+    # bench/generative_eval.py (docs/generative.md); 1 = none.
+    refuse_at: float = 1.0
 
     @property
     def filename(self) -> str:
@@ -60,6 +63,7 @@ QWEN_1_5B = PackagedModel(
     parts=22,
     size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    refuse_at=0.135,
 )
 QWEN_0_5B = PackagedModel(
     name="qwen2.5-coder-0.5b-instruct-q4_k_m",
@@ -69,6 +73,7 @@ QWEN_0_5B = PackagedModel(
     parts=6,
     size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    refuse_at=1.0,  # it already refuses a quarter of answerable questions: no threshold is within the budget
 )
 PACKAGED = {"qwen2.5-coder-1.5b": QWEN_1_5B, "qwen2.5-coder-0.5b": QWEN_0_5B}
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"

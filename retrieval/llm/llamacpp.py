@@ -59,6 +59,10 @@ class ChatLlamaCppLocal(BaseChatModel):
     temperature: float = 0.0
     repeat_penalty: float = 1.1
     state_dir: str | None = None  # where evaluated prompt prefixes are saved for the next process (None: not saved)
+    # The reply that means "the passages do not say"; its first token's probability at the reply's
+    # first step is reported as `refusal_probability`, and from `refuse_at` on the reply ends there (empty).
+    refusal: str | None = None
+    refuse_at: float = 1.0
     llama: Any = Field(default=None, exclude=True)
 
     @property
@@ -106,9 +110,12 @@ class ChatLlamaCppLocal(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        """Yield the completion token by token."""
+        """Yield the completion token by token; with `refusal` set, a last empty chunk carries `refusal_probability`."""
+        from llama_cpp import LogitsProcessorList
+
         llama = self._model()
         with _lock:
+            watch = _FirstStep(llama, self.refusal, self.refuse_at) if self.refusal else None
             stream = llama.create_chat_completion(
                 messages=_payload(messages),
                 max_tokens=self.max_tokens,
@@ -116,6 +123,7 @@ class ChatLlamaCppLocal(BaseChatModel):
                 repeat_penalty=self.repeat_penalty,
                 stop=stop,
                 stream=True,
+                logits_processor=LogitsProcessorList([watch]) if watch else None,
             )
             for part in stream:
                 delta = part["choices"][0].get("delta", {}).get("content")
@@ -125,6 +133,9 @@ class ChatLlamaCppLocal(BaseChatModel):
                 if run_manager:
                     run_manager.on_llm_new_token(delta, chunk=chunk)
                 yield chunk
+        if watch is not None and watch.probability is not None:
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata={
+                "refusal_probability": watch.probability, "refused_early": watch.stopped}))
 
     def _generate(
         self,
@@ -135,6 +146,41 @@ class ChatLlamaCppLocal(BaseChatModel):
     ) -> ChatResult:
         """The whole completion (built from the stream)."""
         return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+
+class _FirstStep:
+    """A llama.cpp logits processor that reads the reply's first step: how likely the model is to start `refusal`.
+
+    From `refuse_at` on it ends the reply at once (only end-of-generation tokens stay possible), so a
+    question the model leans towards refusing costs no generated tokens. Later steps pass through unchanged.
+    """
+
+    def __init__(self, llama: Any, refusal: str, refuse_at: float) -> None:
+        self.token = llama.tokenize(refusal.encode("utf-8"), add_bos=False, special=False)[0]
+        self.ends = [t for t in {llama.token_eos(), *_chat_ends(llama)} if t >= 0]
+        self.refuse_at = refuse_at
+        self.probability: float | None = None
+        self.stopped = False
+
+    def __call__(self, input_ids: Any, logits: Any) -> Any:
+        import numpy as np
+
+        if self.probability is not None:
+            return logits
+        shifted = np.exp(logits - logits.max())
+        self.probability = float(shifted[self.token] / shifted.sum())
+        if self.probability >= self.refuse_at:
+            self.stopped = True
+            ended = np.full_like(logits, -np.inf)
+            ended[self.ends] = 0.0
+            return ended
+        return logits
+
+
+def _chat_ends(llama: Any) -> list[int]:
+    """The chat template's end-of-turn token ("<|im_end|>" for ChatML models), when the vocabulary has one."""
+    ids = llama.tokenize(b"<|im_end|>", add_bos=False, special=True)
+    return ids if len(ids) == 1 else []
 
 
 def _payload(messages: list[BaseMessage]) -> list[dict[str, str]]:

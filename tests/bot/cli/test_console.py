@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from bot.cli.console import location, render_answer, render_hits, render_sources, render_why, short_title
-from retrieval import ANSWER_THRESHOLD
+from retrieval import ANSWER_THRESHOLD, CANNOT_ANSWER, MODEL_LEANED_NO
 from retrieval.ingest.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID
 from retrieval.library import Library
 from retrieval.types import Answer, Citation, SourceInfo
@@ -87,6 +87,24 @@ def test_why_after_a_refusal_names_the_closest_passage_and_the_threshold(
     assert "The closest passage:" in text and "— retrieval/data/belousov-beijing.txt" in text
     assert " ".join(answer.hits[0].text.split())[:60] in text
     assert "Nothing was left out" not in text
+
+
+def test_why_after_the_model_leaned_towards_refusing_says_so_not_the_score(
+    sample_library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An abstention at the refusal threshold (what `generate` returns; the real model's path is in
+    tests/retrieval/answer/test_generative.py): the evidence scored enough, the model leaned towards no answer."""
+    monkeypatch.chdir(ROOT)
+    hits = sample_library.search("When did Belousov arrive in Beijing?", k=5)
+    answer = Answer(question="When did Belousov arrive in Beijing?", text=CANNOT_ANSWER, citations=[], answerable=False,
+                    generator="llamacpp", hits=hits, confidence=1.9, refusal=0.31,
+                    dropped=[{"sentence": "(nothing)", "markers": [], "reason": f"{MODEL_LEANED_NO} (p = 0.31 of starting the cannot-answer reply)"}])
+    console, out = terminal()
+    render_why(console, answer, gate=0.6)
+    text = " ".join(out.getvalue().split())
+    assert "leaned towards saying they do not answer the question (a probability of 0.31" in text
+    assert "RAGBOT_LLM_REFUSE_AT" in text and "below the" not in text
+    assert "The closest passage:" in text
 
 
 def test_search_hits_show_ranks_and_a_labelled_similarity(sample_library: Library) -> None:

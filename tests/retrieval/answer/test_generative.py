@@ -259,6 +259,71 @@ def test_the_evaluated_prompt_prefix_is_saved_and_the_next_process_loads_it(
     assert saved[0].stat().st_size > 1_000_000, "the refused file was replaced by a whole one"
 
 
+def _watched(llama: object, path: str, **fields: object) -> tuple[str, dict]:
+    """One reply of the real model to a fixed prompt (the rules, the examples, one passage), and its metadata.
+
+    The whole prompt is read from nothing each time: llama.cpp's greedy output can differ with the prefix
+    it already held (the note in test_llamacpp_backend_in_process), and these replies are compared.
+    """
+    from langchain_core.messages import HumanMessage
+
+    llama.reset()  # type: ignore[attr-defined]
+    llama._ctx.kv_cache_clear()  # type: ignore[attr-defined]
+
+    question = fields.pop("question", "Whom did Belousov meet on Tuesday?")
+    passage = "[1] Visit: Belousov arrived in Beijing on Monday. He met Dong Jun on Tuesday."
+    messages = [*prompts.prefix(), HumanMessage(content=f"<passages>\n{passage}\n</passages>\nQuestion: {question}")]
+    chat = ChatLlamaCppLocal(model_path=path, max_tokens=48, llama=llama, **fields)
+    text, meta = "", {}
+    for chunk in chat.stream(messages):
+        text += str(chunk.content)
+        meta.update(chunk.response_metadata)
+    return text, meta
+
+
+@pytest.mark.slow
+def test_the_refusal_probability_is_read_at_the_first_step_and_changes_nothing_under_the_threshold() -> None:
+    path = str(default_model().resolve())
+    llama = load_llama(path)
+    plain, plain_meta = _watched(llama, path)
+    assert "Dong Jun" in plain and "refusal_probability" not in plain_meta
+    text, meta = _watched(llama, path, refusal=CANNOT_ANSWER)
+    assert text == plain, "reading the first step changed the reply"
+    p = meta["refusal_probability"]
+    assert 0.0 < p < 0.5 and meta["refused_early"] is False, meta
+    # The same prompt read again from nothing gives the same first step (a margin of 10 % all the same).
+    text, meta = _watched(llama, path, refusal=CANNOT_ANSWER, refuse_at=min(1.0, p * 1.1))
+    assert text == plain and meta["refused_early"] is False
+    text, meta = _watched(llama, path, refusal=CANNOT_ANSWER, refuse_at=p * 0.9)  # over the threshold: the reply ends at once
+    assert text == "" and meta == {"refusal_probability": pytest.approx(p, rel=0.1), "refused_early": True}
+    refused, refused_meta = _watched(llama, path, refusal=CANNOT_ANSWER, question="What is the capital of Peru?")
+    assert refused == CANNOT_ANSWER and refused_meta["refusal_probability"] > 0.5, (refused, refused_meta)
+
+
+@pytest.mark.slow
+def test_a_question_the_model_leans_towards_refusing_is_an_abstention_with_nothing_streamed(sample_library: Library) -> None:
+    llama = load_llama(str(default_model().resolve()))
+
+    def fresh_process() -> None:  # both asks read the same tokens the same way (the prefix, then the rest)
+        llama.reset()
+        llama._ctx.kv_cache_clear()
+        llamacpp._primed.pop(llama, None)
+
+    question = "When did Belousov arrive in Beijing?"
+    fresh_process()
+    answered = with_generator(sample_library, generator="llamacpp", **REAL).ask(question)
+    assert answered.answerable and "Monday" in answered.text and answered.refusal is not None, answered.dropped
+    lib = with_generator(sample_library, generator="llamacpp", llm_refuse_at=answered.refusal * 0.9, **REAL)
+    tokens: list[str] = []
+    fresh_process()
+    answer = lib.ask(question, on_token=tokens.append)
+    assert tokens == [] and answer.text == CANNOT_ANSWER and not answer.answerable and answer.citations == []
+    assert answer.generator == "llamacpp" and answer.refusal == pytest.approx(answered.refusal, rel=0.1)
+    assert [d["reason"] for d in answer.dropped] == [
+        f"the model leaned towards finding no answer (p = {answer.refusal:.2f} of starting the cannot-answer reply)"]
+    assert answer.to_json()["refusal_probability"] == round(answer.refusal, 4)
+
+
 @pytest.mark.slow
 def test_instruction_in_a_document_is_not_followed(sample_library: Library, llama_server: str) -> None:
     note = Document(doc_id="note", source="note.txt", title="Visit note",

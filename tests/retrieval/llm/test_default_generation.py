@@ -89,3 +89,17 @@ def test_without_the_model_ragbot_says_so_once_and_answers_extractively(settings
     assert run.stderr.strip().splitlines() == [f"ragbot: {lib.generator_note}"]
     answer = json.loads(run.stdout)
     assert answer["generator"] == "extractive" and "Monday" in answer["answer"]
+
+
+def test_the_refusal_threshold_is_the_packaged_models_own_unless_set(tmp_path: Path) -> None:
+    from retrieval.llm import refuse_at
+
+    def threshold(**fields: object) -> float:
+        return refuse_at(Settings(_env_file=None, data_dir=tmp_path, **fields))  # type: ignore[call-arg]
+
+    assert threshold() == gguf.PACKAGED[gguf.DEFAULT_MODEL].refuse_at == 0.135
+    assert threshold(llm_model="qwen2.5-coder-0.5b") == 1.0
+    assert threshold(llm_model=str(tmp_path / "other.gguf")) == 1.0  # not fitted for it: none
+    assert threshold(llm_refuse_at=0.3) == threshold(llm_model="qwen2.5-coder-0.5b", llm_refuse_at=0.3) == 0.3
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        Settings(_env_file=None, data_dir=tmp_path, llm_refuse_at=1.5)  # type: ignore[call-arg]
