@@ -33,18 +33,21 @@ def warm(data_dir: str, questions: list[str], generator: str, model: str) -> dic
 
     lib = Library(Settings(data_dir=data_dir, generator=generator, llm_model=model))  # type: ignore[call-arg]
     lib.warm()
-    total, first, gated = [], [], 0
+    total, first, gated, stopped = [], [], 0, 0
     for q in questions:
         stamp: list[float] = []
         t0 = time.perf_counter()
-        lib.ask(q, on_token=lambda _t, t0=t0, stamp=stamp: stamp.append(time.perf_counter() - t0) if not stamp else None)
-        if generator != "extractive" and not stamp:
-            gated += 1
+        answer = lib.ask(q, on_token=lambda _t, t0=t0, stamp=stamp: stamp.append(time.perf_counter() - t0) if not stamp else None)
+        if generator != "extractive" and not stamp:  # nothing generated: the gate, or the refusal threshold at the first step
+            if answer.refusal is None:
+                gated += 1
+            else:
+                stopped += 1
             continue
         total.append(time.perf_counter() - t0)
         if stamp:
             first.append(stamp[0])
-    return {"total": total, "first": first, "gated": [1.0] * gated}
+    return {"total": total, "first": first, "gated": [1.0] * gated, "stopped": [1.0] * stopped}
 
 
 def llama_states(data_dir: str) -> Path:
@@ -102,7 +105,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     p50 = median(gen["total"])
     print(f"model={args.model} questions={len(questions)} (seed 7), k=5, answered by the model: {len(gen['total'])} "
-          f"(the gate refused {len(gen['gated'])})\n")
+          f"(the gate refused {len(gen['gated'])}, the refusal threshold stopped {len(gen['stopped'])} at the first step)\n")
     print("| measure | value | goal |")
     print("|---|---|---|")
     print(f"| warm answer, extractive, p50 / p95 | {median(base['total']):.3f} / {percentile(base['total'], 95):.3f} s | (baseline) |")
