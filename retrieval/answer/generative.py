@@ -39,9 +39,14 @@ def generate(
     question, query, hits = ctx.question, ctx.scored_text, list(ctx.hits)
     scored = score_sentences(ctx, candidates(hits))
     sure = answer_confidence(ctx, scored)
-    if sure < settings.llm_gate:
+
+    def cannot(said: str = "", reason: str = "", refusal: float | None = None) -> Answer:
+        dropped = [{"sentence": said or "(nothing)", "markers": [], "reason": reason}] if reason else []
         return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
-                      hits=hits, confidence=sure)
+                      dropped=dropped, hits=hits, confidence=sure, refusal=refusal)
+
+    if sure < settings.llm_gate:
+        return cannot()
     listing = is_list_question(query)
     shown = passages.passages(hits, scored, listing)
     chat = model or chat_model(settings, generator)
@@ -51,20 +56,14 @@ def generate(
     raw, meta = stream_reply(chat, prompts.messages(query, shown, listing), settings, generator, on_token)
     refusal = meta.get("refusal_probability")
     if meta.get("refused_early"):
-        reason = f"{MODEL_LEANED_NO} (p = {refusal:.2f} of starting the cannot-answer reply)"
-        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
-                      dropped=[{"sentence": "(nothing)", "markers": [], "reason": reason}], hits=hits, confidence=sure,
-                      refusal=refusal)
+        return cannot(reason=f"{MODEL_LEANED_NO} (p = {refusal:.2f} of starting the cannot-answer reply)", refusal=refusal)
     checked = verify(raw, [p.hit for p in shown], ctx.embedder, settings.llm_support_threshold, question=query)
     if checked.kept:
         text, citations = number(checked.kept)
         return Answer(question=question, text=text, citations=citations, answerable=True, generator=generator,
                       dropped=checked.dropped, hits=hits, confidence=sure, refusal=refusal)
     if checked.abstained:
-        said = " ".join(raw.split())[:300] or "(nothing)"
-        return Answer(question=question, text=CANNOT_ANSWER, citations=[], answerable=False, generator=generator,
-                      dropped=[{"sentence": said, "markers": [], "reason": MODEL_SAID_NO}],
-                      hits=hits, confidence=sure, refusal=refusal)
+        return cannot(said=" ".join(raw.split())[:300], reason=MODEL_SAID_NO, refusal=refusal)
     answer = compose(ctx, scored=scored)
     answer.generator = FALLBACK
     answer.dropped = checked.dropped
