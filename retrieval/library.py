@@ -137,10 +137,11 @@ class Library:
         return self._generator
 
     def warm(self, collection: str | None = None) -> None:
-        """Load the models, open the store and build the keyword index now rather than on the first question."""
+        """Load the models, open the store, its vector index and the keyword index now rather than on the first question or ingest."""
         self.embedder.embed(["warm up"])
         if self._exists(collection):
             self._searcher(collection).sync()
+            self.collection(collection).load_vectors(self.embedder.dim)
         if self.generator == "llamacpp":
             from retrieval.answer.prompts import prefix
             from retrieval.llm import chat_model

@@ -4,10 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.embedding import Embedder
 from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.ingest.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID
 from retrieval.library import Library
+from retrieval.settings import Settings
 from retrieval.search.searcher import Filters
+from retrieval.store.collection import Collection
 from retrieval.store.rows import unpack_text
 from retrieval.types import CANNOT_ANSWER, Document, FollowUp, Turn
 from tests.support.checks import assert_checkable
@@ -55,6 +58,20 @@ def test_empty_library_says_so_instead_of_not_found(library: Library, tmp_path: 
     library.forget(str((tmp_path / "a.txt").resolve()))  # emptied again: the same message, not "not found"
     with pytest.raises(LibraryEmpty):
         library.ask("what grazes on the savanna?")
+
+
+def test_warming_opens_an_existing_librarys_vector_index_and_creates_none(
+    library: Library, settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded: list[int] = []
+    monkeypatch.setattr(Collection, "load_vectors", lambda self, dim: loaded.append(dim))
+    library.warm()
+    assert loaded == [] and library.client.list_collections() == []  # nothing to open, and warming made no library
+    library.ingest_sample()
+    loaded.clear()  # the ingest loaded it for its own write
+    fresh = Library(settings, embedder=embedder)  # as a bot's next start finds it
+    fresh.warm()
+    assert loaded == [embedder.dim]  # its first question and its first /ingest find the index loaded
 
 
 def test_reingest_unchanged_changes_nothing_and_changed_replaces(library: Library, tmp_path: Path) -> None:
