@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from _common import ROOT  # first: it puts the checkout on sys.path
@@ -94,6 +94,10 @@ class Asked:
     confidence: float
     seconds: float
     first_token: float | None
+    # A near miss's own SQuAD answers, and whether one of them is in a retrieved passage all the same (another
+    # paragraph of the library states it): then the question is not unanswerable from what the model was shown.
+    held: list[str] = field(default_factory=list)
+    held_shown: bool | None = None
 
     @property
     def answerable(self) -> bool:
@@ -148,8 +152,11 @@ def pick_questions(n: int, near: int, seed: int) -> tuple[list[dict], list[dict]
 
 
 def ask_all(lib: Library, name: str, items: Sequence[tuple[str, list[str], int]], generator: str, k: int,
-            key: str, dump: Path | None = None) -> list[Asked]:
-    """Ask every question; keep the answer, the streamed draft, the confidence and the times (each also to `dump`)."""
+            key: str, dump: Path | None = None, held: dict[str, list[str]] | None = None) -> list[Asked]:
+    """Ask every question; keep the answer, the streamed draft, the confidence and the times (each also to `dump`).
+
+    `held`: the near misses' own answers by question, to note whether a retrieved passage states one all the same.
+    """
     out = []
     for i, (question, gold, part) in enumerate(items, 1):
         draft: list[str] = []
@@ -165,6 +172,9 @@ def ask_all(lib: Library, name: str, items: Sequence[tuple[str, list[str], int]]
         seconds = time.perf_counter() - t0
         asked = Asked(name, part, question, gold, answer.to_json(), "".join(draft),
                       answer.confidence if answer.confidence is not None else 0.0, seconds, first[0] if first else None)
+        if held and question in held:
+            asked.held = held[question]
+            asked.held_shown = any(contains(h.text, asked.held) for h in answer.hits)
         out.append(asked)
         if dump:
             with dump.open("a") as f:
@@ -270,7 +280,8 @@ def evaluate(args: argparse.Namespace) -> None:
                 if model is not None:
                     lib = Library(lib.settings.model_copy(update={"llm_model": model}), embedder=embedder, client=lib.client)
                     lib.warm()
-                results[key] += ask_all(lib, name, items, generator, args.k, key, Path(args.dump) if args.dump else None)
+                results[key] += ask_all(lib, name, items, generator, args.k, key, Path(args.dump) if args.dump else None,
+                                        held={r["question"]: r["answers"] for r in misses})
             print(f"done: {key}", file=sys.stderr, flush=True)
     report(results, args)
 
@@ -301,6 +312,10 @@ def report(results: dict[str, list[Asked]], args: argparse.Namespace) -> None:
             if not part:
                 continue
             halves = [(f"{name} (report half)", [a for a in part if a.half == 1])] if name != "sample" else []
+            if name == "near" and any(a.held_shown is not None for a in part):
+                # A near miss whose own answer a retrieved passage states all the same is scored as answerable from it.
+                halves += [("near, own answer not in the passages", [a for a in part if a.held_shown is False]),
+                           ("near, own answer in the passages", [replace(a, gold=a.held) for a in part if a.held_shown])]
             for label, chosen in [(name, part), *halves]:
                 if chosen:
                     s = summary(chosen, gate, generative, refuse_at)

@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import PY, ROOT, median, percentile, run_measured, squad_questions
 from questions import library_dir
@@ -33,21 +34,44 @@ def warm(data_dir: str, questions: list[str], generator: str, model: str) -> dic
 
     lib = Library(Settings(data_dir=data_dir, generator=generator, llm_model=model))  # type: ignore[call-arg]
     lib.warm()
-    total, first, gated, stopped = [], [], 0, 0
+    out: dict[str, list[float]] = {"total": [], "first": [], "gated": [], "stopped": []}
     for q in questions:
-        stamp: list[float] = []
-        t0 = time.perf_counter()
-        answer = lib.ask(q, on_token=lambda _t, t0=t0, stamp=stamp: stamp.append(time.perf_counter() - t0) if not stamp else None)
-        if generator != "extractive" and not stamp:  # nothing generated: the gate, or the refusal threshold at the first step
-            if answer.refusal is None:
-                gated += 1
-            else:
-                stopped += 1
-            continue
-        total.append(time.perf_counter() - t0)
-        if stamp:
-            first.append(stamp[0])
-    return {"total": total, "first": first, "gated": [1.0] * gated, "stopped": [1.0] * stopped}
+        _timed_ask(lib, q, generator, out)
+    return out
+
+
+def _timed_ask(lib: Any, question: str, generator: str, out: dict[str, list[float]]) -> None:
+    """Ask once; add the seconds to the answer and to the first token to `out` (or count why nothing was generated)."""
+    stamp: list[float] = []
+    t0 = time.perf_counter()
+    answer = lib.ask(question, on_token=lambda _t: stamp.append(time.perf_counter() - t0) if not stamp else None)
+    if generator != "extractive" and not stamp:  # nothing generated: the gate, or the refusal threshold at the first step
+        out["gated" if answer.refusal is None else "stopped"].append(1.0)
+        return
+    out["total"].append(time.perf_counter() - t0)
+    if stamp:
+        out["first"].append(stamp[0])
+
+
+def warm_against(data_dir: str, questions: list[str], model: str, neighbours: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Generated answers as shipped and with `neighbours` sentences of context around each chosen one, in one warmed
+    process, question by question in alternating order."""
+    from retrieval.answer import passages
+    from retrieval.library import Library
+    from retrieval.settings import Settings
+
+    lib = Library(Settings(data_dir=data_dir, generator="llamacpp", llm_model=model))  # type: ignore[call-arg]
+    lib.warm()
+    shipped = passages.NEIGHBOURS
+    runs: dict[int, dict[str, list[float]]] = {n: {"total": [], "first": [], "gated": [], "stopped": []} for n in (shipped, neighbours)}
+    try:
+        for i, q in enumerate(questions):
+            for n in (shipped, neighbours) if i % 2 == 0 else (neighbours, shipped):
+                passages.NEIGHBOURS = n
+                _timed_ask(lib, q, "llamacpp", runs[n])
+    finally:
+        passages.NEIGHBOURS = shipped
+    return runs[shipped], runs[neighbours]
 
 
 def llama_states(data_dir: str) -> Path:
@@ -83,6 +107,8 @@ def main() -> None:
     ap.add_argument("--data-dir", help="an existing data dir holding the SQuAD library (default: build one)")
     ap.add_argument("--questions", type=int, default=20)
     ap.add_argument("--model", default="qwen2.5-coder-1.5b")
+    ap.add_argument("--against-neighbours", type=int, metavar="N",
+                    help="also time, in one process and alternating, answers whose excerpts keep N sentences around each chosen one")
     args = ap.parse_args()
     data_dir, tmp = library_dir(args.data_dir, 0, "generative")
     os.environ["RAGBOT_DATA_DIR"] = str(data_dir)
@@ -90,6 +116,7 @@ def main() -> None:
         questions = [q["question"] for q in squad_questions(args.questions, seed=7)]
         base = warm(str(data_dir), questions, "extractive", args.model)
         gen = warm(str(data_dir), questions, "llamacpp", args.model)
+        pair = warm_against(str(data_dir), questions, args.model, args.against_neighbours) if args.against_neighbours is not None else None
         load = run_measured([PY, "-c", (f"from retrieval.llm import gguf_path; "
                                         f"from retrieval.settings import Settings; p = gguf_path(Settings(llm_model={args.model!r})); "
                                         "from llama_cpp import Llama; Llama(model_path=str(p), n_ctx=4096, verbose=False)")],
@@ -117,6 +144,16 @@ def main() -> None:
           f"≤ load + 1.3 × warm = {load.seconds + 1.3 * p50:.2f} s |")
     print(f"| cold `ragbot ask`, no saved prompt prefix (a first run) | {unsaved.seconds:.2f} s | |")
     print(f"| bot peak RSS with the model | {peak:.0f} MB | < 2,500 MB |")
+    if pair:
+        from retrieval.answer.passages import NEIGHBOURS
+
+        print(f"\nThe same questions in one more warmed process, each asked with the excerpts as shipped (NEIGHBOURS = {NEIGHBOURS}) "
+              f"and with NEIGHBOURS = {args.against_neighbours}, in alternating order:\n")
+        print(f"| measure | as shipped | NEIGHBOURS = {args.against_neighbours} | shipped / other |")
+        print("|---|---|---|---|")
+        for key, label in (("total", "warm answer, p50"), ("first", "warm first token, p50")):
+            a, b = median(pair[0][key]), median(pair[1][key])
+            print(f"| {label} | {a:.2f} s | {b:.2f} s | {a / b:.2f} |")
 
 
 if __name__ == "__main__":
