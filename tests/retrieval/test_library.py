@@ -8,8 +8,8 @@ from retrieval.embedding import Embedder
 from retrieval.errors import LibraryEmpty, RagbotError
 from retrieval.ingest.loaders import SAMPLE_ARTICLE, SAMPLE_DOC_ID
 from retrieval.library import Library
-from retrieval.settings import Settings
 from retrieval.search.searcher import Filters
+from retrieval.settings import Settings
 from retrieval.store.collection import Collection
 from retrieval.store.rows import unpack_text
 from retrieval.types import CANNOT_ANSWER, Document, FollowUp, Turn

@@ -1,0 +1,81 @@
+"""Ingest throughput into a large library against a small one, as a bot's first /ingest and a `ragbot ingest` see it.
+
+    python bench/ingest_growth.py W/lib-1000 W/lib-100000 [--rounds 5]
+
+W is a `bench/scale.py --work W` folder (the small library built with the bundled model, the large one
+with the cheap embedder, as scale.py builds them). Each round runs four fresh child processes, each
+ingesting about 1,000 new chunks of scale.py's generated articles with the bundled model
+(`first_ingest.child`): into the small library and into the large one, each once *warmed* (after
+`Library.warm()`, what `ragbot bot` does at start-up: the keyword index and Chroma's vector index
+are open before the clock) and once *cold* (what a `ragbot ingest` command does: the ingest opens the
+library itself). Only the embedding model is loaded before the clock in both. The small library is
+restored from a copy before each of its runs, so it stays at its size; the large one grows by
+about 1,000 chunks a run. Prints chunks per second and, per round, the large library's rate as a
+share of the small one's (the issue's goal: at least 0.90 at 10^5 against 10^3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import ROOT, print_table  # first: it puts the checkout on sys.path
+
+MODES = ("warmed", "cold")
+
+
+def run(library: Path, real: bool, warm: bool) -> float:
+    """Chunks per second of one fresh process's first ingest into `library`."""
+    command = [sys.executable, str(Path(__file__).with_name("first_ingest.py")), str(library), "--child", "on",
+               *(["--real"] if real else []), *(["--warm"] if warm else [])]
+    out = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode:
+        sys.exit(out.stderr[-3000:])
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(r["chunks"] / r["total"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("small", type=Path, help="the small library (W/lib-1000, built with the bundled model)")
+    parser.add_argument("large", type=Path, help="the large library (W/lib-100000, built with the cheap embedder)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    for lib in (args.small, args.large):
+        if not (lib / "chroma").is_dir():
+            sys.exit(f"{lib} is not a library from bench/scale.py --work W (no chroma folder in it).")
+    rates: dict[tuple[str, str], list[float]] = {(m, s): [] for m in MODES for s in ("small", "large")}
+    with tempfile.TemporaryDirectory() as tmp:
+        pristine = Path(tmp) / "pristine"
+        shutil.copytree(args.small, pristine)
+        for i in range(args.rounds):
+            for mode in MODES:
+                shutil.rmtree(args.small)
+                shutil.copytree(pristine, args.small)
+                rates[(mode, "small")].append(run(args.small, True, mode == "warmed"))
+                rates[(mode, "large")].append(run(args.large, False, mode == "warmed"))
+                print(f"  round {i + 1} {mode}: small {rates[(mode, 'small')][-1]:.1f}, large {rates[(mode, 'large')][-1]:.1f} chunks/s",
+                      file=sys.stderr, flush=True)
+        shutil.rmtree(args.small)
+        shutil.copytree(pristine, args.small)
+    rows = []
+    for mode in MODES:
+        small, large = rates[(mode, "small")], rates[(mode, "large")]
+        shares = [b / a for a, b in zip(small, large, strict=True)]
+        rows.append([mode, f"{statistics.median(small):.1f} ({min(small):.1f}–{max(small):.1f})",
+                     f"{statistics.median(large):.1f} ({min(large):.1f}–{max(large):.1f})",
+                     f"{statistics.median(shares):.3f} ({min(shares):.3f}–{max(shares):.3f})"])
+    print_table(f"a fresh process's first ingest of about 1,000 chunks, {args.rounds} rounds, chunks per second",
+                ["library opened", f"{args.small.name}: median (range)", f"{args.large.name}", "large / small, per round: median (range)"], rows,
+                ["warmed: Library.warm() before the clock, as `ragbot bot` does at start-up; cold: as a `ragbot ingest` command."])
+
+
+if __name__ == "__main__":
+    main()
