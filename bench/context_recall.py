@@ -17,15 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT  # first: it puts the checkout on sys.path
+import _common  # noqa: F401  (first: it puts the checkout on sys.path)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(ROOT / "bench"))
 
 from generative_eval import MODELS, SAMPLE_QUESTIONS, SQUAD, contains, pick_questions
 
