@@ -40,6 +40,17 @@ class Signature:
         """A compact string for the registry's metadata: the size, then the hashes in base85."""
         return f"{self.size}:{base64.b85encode(self.mins.astype('>u4').tobytes()).decode('ascii')}"
 
+    def to_bytes(self) -> bytes:
+        """The signature as the keyword index keeps it: the size, then the hashes, 4 bytes each, big-endian."""
+        return int(self.size).to_bytes(4, "big") + self.mins.astype(">u4").tobytes()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> Signature | None:
+        """The signature `to_bytes` wrote, or None when missing or malformed."""
+        if raw is None or len(raw) != 4 * (PERMUTATIONS + 1):
+            return None
+        return cls(np.frombuffer(raw, dtype=">u4", offset=4).astype(np.uint32), int.from_bytes(raw[:4], "big"))
+
     @classmethod
     def decode(cls, raw: str) -> Signature | None:
         """The signature stored by `encode` (or in hex, as libraries written before hold it), or None when missing or malformed."""

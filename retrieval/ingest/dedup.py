@@ -1,8 +1,8 @@
 """Near-duplicate documents at ingest: the library's documents and this ingest's, looked up by LSH band.
 
 The signatures are MinHash (`retrieval/minhash.py`). The library's documents are found through
-the band keys its local index keeps and their signatures read from the registry for those
-candidates only, so an ingest costs in proportion to what it adds, not to the library.
+the band keys its local index keeps, and only those candidates' signatures are read (from the same
+index), so an ingest costs in proportion to what it adds, not to the library.
 """
 
 from __future__ import annotations

@@ -135,9 +135,7 @@ class IngestPipeline:
             self._preload.join()  # long done, unless the batch was small
         # one set of Chroma calls per batch, not per document
         with self.locks.step():  # questions in other processes wait for this step rather than catch it half-done
-            col.write_documents(
-                writes, registry_extra={d.doc_id: {"minhash": signatures[d.doc_id].encode()} for d, *_ in writes}, sentence_vectors=per_chunk
-            )
+            col.write_documents(writes, sentence_vectors=per_chunk, signatures={d.doc_id: signatures[d.doc_id] for d, *_ in writes})
         for doc, chunks, _, _ in writes:
             report.chunks += len(chunks)
             (report.replaced if doc.doc_id in known else report.added).append(doc.doc_id)
@@ -145,7 +143,12 @@ class IngestPipeline:
 
 
 class LibrarySignatures:
-    """The library's documents for the duplicate check: candidates from the local index's band keys, signatures from the registry."""
+    """The library's documents for the duplicate check: candidates by the local index's band keys, their signatures from the index.
+
+    A document the index holds no signature for (a file written before it kept them, until the
+    next ingest fills them) has its signature read from the registry: stored there by earlier
+    versions, or made from its text.
+    """
 
     def __init__(self, col: Collection, index: KeywordIndex) -> None:
         self.col = col
@@ -155,9 +158,10 @@ class LibrarySignatures:
         return self.index.near(keys)
 
     def signatures(self, doc_ids: Sequence[str]) -> dict[str, tuple[Signature, str]]:
-        out = {}
+        out = self.index.signatures(doc_ids)
+        rest = [d for d in doc_ids if d not in out]
         unsigned = []
-        for doc_id, meta in self.col.registered_meta(doc_ids).items():
+        for doc_id, meta in (self.col.registered_meta(rest) if rest else {}).items():
             sig = Signature.decode(str(meta.get("minhash", "")))
             if sig is None:
                 unsigned.append(doc_id)

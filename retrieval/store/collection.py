@@ -13,6 +13,7 @@ import numpy as np
 
 from retrieval.embedding import sentences
 from retrieval.errors import RagbotError
+from retrieval.minhash import Signature
 from retrieval.store.changelog import ChangeLog
 from retrieval.store.client import DOCS_SUFFIX, LibraryMissing, check_name, describe_error
 from retrieval.store.consistency import Consistency
@@ -22,8 +23,8 @@ from retrieval.store.rows import (
     TEXT_KEY,
     Neighbour,
     StoredChunk,
-    bands,
     chunk_text,
+    doc_signature,
     get_all,
     of_documents,
     pack_text,
@@ -172,11 +173,15 @@ class Collection(Consistency):
         items: Sequence[tuple[Document, Sequence[Chunk], Sequence[str], np.ndarray]],
         registry_extra: Mapping[str, Mapping[str, Any]] | None = None,
         sentence_vectors: Mapping[str, np.ndarray] | None = None,
+        signatures: Mapping[str, Signature] | None = None,
     ) -> None:
         """Write several documents at once: new chunks, then the registry, then retire old versions.
 
         `registry_extra` adds metadata per document; `sentence_vectors` (per chunk id) go to the
         keyword index for a local library, into the chunks' metadata on a server (every process reads them there).
+        `signatures` (per document, MinHash) go to the keyword index only, for the near-duplicate
+        check; a document without one gets it from its text. The registry keeps none: every
+        process's index can make one from the registry's text (`doc_signature`).
 
         The same steps as one document at a time, but a handful of Chroma calls per batch instead
         of five per document (each Chroma write is its own SQLite transaction).
@@ -255,8 +260,8 @@ class Collection(Consistency):
             with self.index.transaction():
                 for doc, chunks, texts, _ in items:
                     rows = [row(doc, c, t) for c, t in zip(chunks, texts, strict=True)]
-                    keys = bands((registry_extra or {}).get(doc.doc_id, {}), doc.text)
-                    self.index.replace(doc.doc_id, doc.content_hash, rows, blobs, keys)
+                    sig = (signatures or {}).get(doc.doc_id) or doc_signature((registry_extra or {}).get(doc.doc_id, {}), doc.text)
+                    self.index.replace(doc.doc_id, doc.content_hash, rows, blobs, sig)
                 if not self.shared:
                     # One writer per data dir: nothing else can have touched these documents since.
                     # With a server another writer might have, so readers (this one too) re-read them.
@@ -351,13 +356,15 @@ class Collection(Consistency):
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def load_vectors(self, dim: int) -> None:
-        """Have Chroma load this library's vector index now, not at the next write or query.
+        """Have Chroma load this library's vector index and open its registry now, not at the next write or query.
 
         The embedded client reads a collection's whole HNSW index on its first use in a process
-        (about a second at 10^5 chunks, docs/scale.md); a server holds it already.
+        (about a second at 10^5 chunks, docs/scale.md), and opening the registry's collection
+        costs a first read another 0.1-0.2 s; a server holds both already.
         """
         if not self.shared:
             self.nearest(np.full(dim, dim**-0.5, dtype=np.float32), 1)
+            self.docs.count()
 
     def all_chunks(self, page: int = 5000) -> list[StoredChunk]:
         """Every chunk's id, indexed text and metadata (paged reads)."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from retrieval.minhash import Signature
 from retrieval.store.keyword_index import Row
-from retrieval.store.rows import StoredChunk, bands, chunk_text, get_all, meta_row, of_documents, text_and_meta
+from retrieval.store.rows import StoredChunk, chunk_text, doc_signature, get_all, meta_row, of_documents, text_and_meta
 
 
 class Consistency:
@@ -116,8 +117,8 @@ class Consistency:
             self.chunks.delete(ids=doomed[lo : lo + batch])
         return len(doomed)
 
-    def current_rows(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[Row], list[int]] | None]:
-        """Each document's current version, rows and band keys as a keyword index should hold them (None: not in the library).
+    def current_rows(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[Row], Signature] | None]:
+        """Each document's current version, rows and MinHash signature as a keyword index should hold them (None: not in the library).
 
         The chunks are read before the registry: a write puts new chunks
         in, then points the registry at them, then deletes the old ones, so a document read in
@@ -137,7 +138,7 @@ class Consistency:
             by_doc.setdefault(str(meta.get("doc_id")), {}).setdefault(str(meta.get("version", "")), []).append(
                 None if found is None else meta_row(cid, *found)
             )
-        out: dict[str, tuple[str, list[Row], list[int]] | None] = {}
+        out: dict[str, tuple[str, list[Row], Signature] | None] = {}
         for doc_id in doc_ids:
             versions = by_doc.get(doc_id, {})
             if doc_id not in registered or not versions:
@@ -150,7 +151,7 @@ class Consistency:
                 # Older chunks whose text went with their version (the registry moved on mid-read):
                 # left as the index has them; the write's done event brings this document round again.
                 continue
-            out[doc_id] = (keep, sorted(rows, key=lambda r: r.ordinal), bands(*registered[doc_id]))
+            out[doc_id] = (keep, sorted(rows, key=lambda r: r.ordinal), doc_signature(*registered[doc_id]))
         return out
 
     def registry_versions(self, page: int = 1000) -> dict[str, str]:
@@ -164,8 +165,8 @@ class Consistency:
                 return out
             offset += page
 
-    def band_pages(self, page: int = 1000) -> Iterable[list[tuple[str, list[int]]]]:
-        """Every registered document's near-duplicate band keys, a page at a time."""
+    def signature_pages(self, page: int = 1000) -> Iterable[list[tuple[str, Signature]]]:
+        """Every registered document's MinHash signature, a page at a time."""
         offset = 0
         while True:
             got = self.docs.get(include=["documents", "metadatas"], limit=page, offset=offset)
@@ -173,7 +174,7 @@ class Consistency:
             for doc_id, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
                 text, meta = text_and_meta(d, m)
                 if meta:
-                    out.append((doc_id, bands(meta, text or "")))
+                    out.append((doc_id, doc_signature(meta, text or "")))
             yield out
             if len(got["ids"]) < page:
                 return

@@ -4,9 +4,10 @@ FTS5 keeps the postings and ranks with its bm25(); ragbot keeps its own analysis
 stems, stopwords, the title header line, `retrieval/terms.py`) by indexing the analysed terms,
 one token each, in a contentless table. Beside it a plain table holds what a hit shows (text,
 offsets, title, source, date) so a search needs no Chroma read for them; for a local library
-also each chunk's sentence vectors (4-bit, `retrieval/embedding/sentences.py`), their only copy; and one row per
+also each chunk's sentence vectors (4-bit, `retrieval/embedding/sentences.py`), their only copy; one row per
 document with its indexed version (the registry's content hash), which is what catching up
-and reconciling compare. Chunk vectors stay in Chroma only.
+and reconciling compare; and each document's MinHash signature with its LSH band keys, which
+the near-duplicate check reads instead of the registry. Chunk vectors stay in Chroma only.
 
 Several processes may share the file (WAL mode): each write is one transaction.
 """
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from retrieval.minhash import Signature, band_keys
 from retrieval.store.changelog import Event
 from retrieval.terms import terms
 from retrieval.text import indexed_text
@@ -119,7 +121,7 @@ CREATE TABLE IF NOT EXISTS sentence(rowid INTEGER PRIMARY KEY, vecs BLOB NOT NUL
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS applied(event_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending(write_id TEXT PRIMARY KEY, event TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS signed(docno INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, keys BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS signed(docno INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, keys BLOB NOT NULL, sig BLOB);
 CREATE TABLE IF NOT EXISTS band(key INTEGER NOT NULL, docno INTEGER NOT NULL, PRIMARY KEY(key, docno)) WITHOUT ROWID;
 """
 _COLUMNS = "chunk_id, doc_id, source, title, published, start_at, end_at, ordinal, text"
@@ -148,6 +150,11 @@ class KeywordIndex:
             if self.get("format") not in (None, FORMAT):
                 self._clear()
             self.put("format", FORMAT)
+            if "sig" not in {str(r[1]) for r in db.execute("PRAGMA table_info(signed)")}:
+                # A file written before signatures were kept here: its band keys are filled again,
+                # with the signatures, by the next ingest (`pipeline.duplicate_index`), once.
+                db.execute("ALTER TABLE signed ADD COLUMN sig BLOB")
+                db.execute("DELETE FROM state WHERE key = 'bands'")
 
     def close(self) -> None:
         """Close the file (the last connection to close folds the write-ahead log into it)."""
@@ -212,12 +219,12 @@ class KeywordIndex:
 
     def replace(
         self, doc_id: str, version: str, rows: Sequence[Row], sentences: Mapping[str, bytes] | None = None,
-        bands: Sequence[int] | None = None,
+        signature: Signature | None = None,
     ) -> None:
-        """Make these rows the document's only chunks, with their sentence vectors and near-duplicate band keys if given (inside the caller's transaction)."""
+        """Make these rows the document's only chunks, with their sentence vectors and near-duplicate signature if given (inside the caller's transaction)."""
         self.remove([doc_id])
-        if bands is not None:
-            self.set_bands(doc_id, bands)
+        if signature is not None:
+            self.set_signature(doc_id, signature)
         db = self._db
         for r in rows:
             cur = db.execute(
@@ -243,12 +250,26 @@ class KeywordIndex:
         db.execute("INSERT INTO doc(doc_id, version) VALUES(?, ?) ON CONFLICT(doc_id) DO UPDATE SET version = excluded.version", (doc_id, version))
 
     # -- near-duplicate bands -----------------------------------------------------------------
-    def set_bands(self, doc_id: str, keys: Sequence[int]) -> None:
-        """Keep a document's LSH band keys (`retrieval.minhash.band_keys`), replacing earlier ones (inside the caller's transaction)."""
+    def set_signature(self, doc_id: str, sig: Signature) -> None:
+        """Keep a document's MinHash signature and its LSH band keys, replacing earlier ones (inside the caller's transaction)."""
         self._drop_bands(doc_id)
-        unique = sorted(set(keys))
-        cur = self._db.execute("INSERT INTO signed(doc_id, keys) VALUES(?, ?)", (doc_id, _pack_keys(unique)))
+        unique = sorted(set(band_keys(sig)))
+        cur = self._db.execute("INSERT INTO signed(doc_id, keys, sig) VALUES(?, ?, ?)", (doc_id, _pack_keys(unique), sig.to_bytes()))
         self._db.executemany("INSERT INTO band(key, docno) VALUES(?, ?)", [(k, cur.lastrowid) for k in unique])
+
+    def signatures(self, doc_ids: Sequence[str]) -> dict[str, tuple[Signature, str]]:
+        """These documents' signatures and sources, where this index keeps them (a file written before signatures has none)."""
+        out: dict[str, tuple[Signature, str]] = {}
+        with self._lock:
+            for lo in range(0, len(doc_ids), 500):
+                part = list(doc_ids[lo : lo + 500])
+                q = (f"SELECT s.doc_id, s.sig, (SELECT c.source FROM chunk c WHERE c.doc_id = s.doc_id LIMIT 1) FROM signed s "
+                     f"WHERE s.doc_id IN ({','.join('?' * len(part))})")
+                for doc_id, raw, source in self._db.execute(q, part):
+                    sig = Signature.from_bytes(raw)
+                    if sig is not None and source is not None:
+                        out[str(doc_id)] = (sig, str(source))
+        return out
 
     def _drop_bands(self, doc_id: str) -> None:
         row = self._db.execute("SELECT docno, keys FROM signed WHERE doc_id = ?", (doc_id,)).fetchone()

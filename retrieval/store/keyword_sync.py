@@ -83,19 +83,19 @@ def resync(index: KeywordIndex, col: Collection, doc_ids: list[str]) -> int:
                     index.remove([doc_id])
                     changed += 1
             elif have.get(doc_id) != current[0]:
-                index.replace(doc_id, current[0], current[1], bands=current[2])
+                index.replace(doc_id, current[0], current[1], signature=current[2])
                 changed += 1
     return changed
 
 
 def fill_bands(index: KeywordIndex, col: Collection) -> None:
-    """Give the index every registered document's band keys, read a page at a time (inside the caller's transaction).
+    """Give the index every registered document's signature and band keys, read a page at a time (inside the caller's transaction).
 
-    Once per index file: one written before bands existed, or rebuilt. Writes keep them since.
+    Once per index file: one written before signatures were kept in it, or rebuilt. Writes keep them since.
     """
-    for page in col.band_pages():
-        for doc_id, keys in page:
-            index.set_bands(doc_id, keys)
+    for page in col.signature_pages():
+        for doc_id, sig in page:
+            index.set_signature(doc_id, sig)
     index.put("bands", "complete")
 
 

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from retrieval.minhash import Signature, band_keys, signature
+from retrieval.minhash import Signature, signature
 from retrieval.store.keyword_index import Row
 from retrieval.types import Chunk, Document
 
@@ -119,6 +119,6 @@ def meta_row(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Row:
 
 
 
-def bands(meta: Mapping[str, Any], text: str) -> list[int]:
-    """A registered document's near-duplicate band keys: from its stored signature, or its text when it has none."""
-    return band_keys(Signature.decode(str(meta.get("minhash", ""))) or signature(text))
+def doc_signature(meta: Mapping[str, Any], text: str) -> Signature:
+    """A registered document's MinHash signature: from its registry row (libraries written before keep one there), or its text."""
+    return Signature.decode(str(meta.get("minhash", ""))) or signature(text)

@@ -144,7 +144,7 @@ def _refuse_registry_scans(library: Library, monkeypatch: pytest.MonkeyPatch) ->
 
         return spy
 
-    for name in ("registry_meta", "documents", "band_pages"):
+    for name in ("registry_meta", "documents", "signature_pages"):
         monkeypatch.setattr(col, name, scan)
     for name in originals:
         monkeypatch.setattr(col, name, spying(name))
@@ -159,7 +159,51 @@ def test_a_later_ingest_finds_the_copy_by_band_keys_without_reading_the_library(
     copy = Document("copy", "copy.txt", "Barrier again", " ".join(WIRE_PARAGRAPHS[:-1]))
     [dup] = library.ingest_documents([copy]).duplicates
     assert (dup.doc_id, dup.of_doc_id, dup.similarity >= THRESHOLD) == ("copy", "story", True)
-    assert [d for ids in read for d in ids if d != "copy"] == ["story"]  # the one candidate's signature, nothing else
+    assert read == []  # the one candidate's signature came from the keyword index, with the band keys
+
+
+def test_signatures_are_kept_in_the_keyword_index_not_the_registry(library: Library) -> None:
+    story = Document("story", "story.txt", "Barrier", " ".join(WIRE_PARAGRAPHS))
+    library.ingest_documents([story])
+    col = library.collection()
+    assert col.index is not None
+    [(sig, source)] = col.index.signatures(["story", "absent"]).values()
+    assert source == "story.txt" and (sig.mins == signature(story.text).mins).all() and sig.size == signature(story.text).size
+    assert "minhash" not in col.registered_meta(["story"])["story"]  # 640 characters less per registry row, twice (table and index)
+    other = KeywordIndex(library.settings.data_dir / "elsewhere.sqlite3")  # another process's index catches up from the registry text
+    with other.transaction():
+        keyword_sync.resync(other, col, ["story"])
+    assert (other.signatures(["story"])["story"][0].mins == sig.mins).all()
+
+
+def test_signatures_round_trip_as_the_index_keeps_them() -> None:
+    sig = signature(" ".join(WIRE_PARAGRAPHS))
+    back = Signature.from_bytes(sig.to_bytes())
+    assert len(sig.to_bytes()) == 4 * 129 and back is not None and back.size == sig.size and (back.mins == sig.mins).all()
+    assert Signature.from_bytes(sig.to_bytes()[:-4]) is None and Signature.from_bytes(None) is None
+
+
+def test_an_index_written_before_it_kept_signatures_gets_them_once(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its documents' signatures come from the registry until the next ingest fills them in, once."""
+    story = Document("story", "story.txt", "Barrier", " ".join(WIRE_PARAGRAPHS))
+    library.ingest_documents([story])
+    col = library.collection()
+    assert col.index is not None
+    path = col.index.path
+    with col.index.transaction():  # the file as the earlier version wrote it: band keys, no signature column
+        col.index._db.execute("ALTER TABLE signed DROP COLUMN sig")
+    library.close()
+    reopened = Library(library.settings, embedder=library.embedder)
+    index = reopened.collection().index
+    assert index is not None and index.path == path and not index.banded() and index.signatures(["story"]) == {}
+    copy = Document("copy", "copy.txt", "Barrier again", " ".join(WIRE_PARAGRAPHS[:-1]))
+    assert [(d.doc_id, d.of_doc_id) for d in reopened.ingest_documents([copy]).duplicates] == [("copy", "story")]
+    assert index.banded() and set(index.signatures(["story", "copy"])) == {"story", "copy"}
+    read = _refuse_registry_scans(reopened, monkeypatch)
+    again = Document("again", "again.txt", "Barrier, third copy", " ".join(WIRE_PARAGRAPHS))
+    assert {d.of_doc_id for d in reopened.ingest_documents([again]).duplicates} <= {"story", "copy"}
+    assert read == []
+    reopened.close()
 
 
 def test_forgotten_and_replaced_documents_leave_no_band_keys(library: Library) -> None:
