@@ -31,10 +31,11 @@ from _common import ROOT, print_table  # first: it puts the checkout on sys.path
 MODES = ("at the write", "beside the work")
 
 
-def child(data_dir: Path, preload: bool, real: bool, warm: bool = False) -> dict[str, float]:
+def child(data_dir: Path, preload: bool, real: bool, warm: bool = False, seed: int = 29) -> dict[str, float]:
     """One ingest in this process: seconds in the whole ingest, the embedding and `Collection.write_documents`.
 
     `warm`: the library is warmed before the clock (`Library.warm`, as `ragbot bot` does at start-up).
+    `seed`: which generated articles are ingested (the same seed gives the same texts).
     """
     import scale
 
@@ -67,7 +68,7 @@ def child(data_dir: Path, preload: bool, real: bool, warm: bool = False) -> dict
     lib.embedder.embed(["warm the model up"])
     if warm:
         lib.warm()
-    docs = list(scale.articles(scale.MARGINAL_ARTICLES, seed=29, prefix=f"f{time.time_ns()}-"))
+    docs = list(scale.articles(scale.MARGINAL_ARTICLES, seed=seed, prefix=f"f{time.time_ns()}-"))
     t = time.perf_counter()
     report = lib.ingest_documents(docs, duplicates="keep")
     total = time.perf_counter() - t
@@ -82,9 +83,10 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="the library was built with the bundled model (scale.py's sizes up to --real-up-to)")
     parser.add_argument("--child", choices=("on", "off"), help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)  # the child warms the library first (bench/ingest_growth.py)
+    parser.add_argument("--seed", type=int, default=29, help=argparse.SUPPRESS)  # the child's articles (bench/ingest_growth.py: one per round)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.library, args.child == "on", args.real, args.warm)))
+        print(json.dumps(child(args.library, args.child == "on", args.real, args.warm, args.seed)))
         return
     if not (args.library / "chroma").is_dir():
         sys.exit(f"{args.library} is not a library from bench/scale.py --work W (no chroma folder in it).")

@@ -6,7 +6,8 @@ W is a `bench/scale.py --work W` folder (the small library built with the bundle
 with the cheap embedder). Each round runs two fresh child processes, each warmed as `ragbot bot`
 starts (`Library.warm()`, before the clock) and then ingesting about 1,000 new chunks of scale.py's
 generated articles with the bundled model: one into the small library (restored from a copy first,
-so it stays at its size) and one into the large one (which grows by about 1,000 chunks a run).
+so it stays at its size) and one into the large one (which grows by about 1,000 chunks a run). Each
+round ingests articles of its own, the same into both (as `bench/ingest_growth.py` does).
 Each child times the pipeline's steps and every Chroma call (by collection: chunks, registry, change
 log) by wrapping them. The table gives each step's median seconds at both sizes and the difference
 of the medians; "the whole ingest less embedding" is what the library's size can make grow.
@@ -45,7 +46,7 @@ STEPS = (
 CHROMA_CALLS = ("upsert", "get", "delete", "modify")
 
 
-def child(data_dir: Path, real: bool) -> dict[str, float]:
+def child(data_dir: Path, real: bool, seed: int) -> dict[str, float]:
     """One warmed ingest in this process: seconds per step and per Chroma call."""
     import scale
     from chromadb.api.models.Collection import Collection as ChromaCollection
@@ -81,7 +82,7 @@ def child(data_dir: Path, real: bool) -> dict[str, float]:
         lib._embedder = scale.UnderCheapName(scale._library(data_dir, True).embedder)
     lib.embedder.embed(["warm the model up"])
     lib.warm()
-    docs = list(scale.articles(scale.MARGINAL_ARTICLES, seed=29, prefix=f"s{time.time_ns()}-"))
+    docs = list(scale.articles(scale.MARGINAL_ARTICLES, seed=seed, prefix=f"s{time.time_ns()}-"))
     spent.clear()
     t = time.perf_counter()
     report = lib.ingest_documents(docs, duplicates="keep")
@@ -90,8 +91,8 @@ def child(data_dir: Path, real: bool) -> dict[str, float]:
     return {**spent, "chunks": report.chunks, "the whole ingest": total, "the whole ingest less embedding": total - spent["embedding"]}
 
 
-def run(library: Path, real: bool) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, str(library), str(library), "--child", "real" if real else "cheap"],
+def run(library: Path, real: bool, seed: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, str(library), str(library), "--child", "real" if real else "cheap", "--seed", str(seed)],
                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if out.returncode:
         sys.exit(out.stderr[-3000:])
@@ -103,10 +104,11 @@ def main() -> None:
     parser.add_argument("small", type=Path, help="the small library (W/lib-1000, built with the bundled model)")
     parser.add_argument("large", type=Path, help="the large library (W/lib-100000, built with the cheap embedder)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=time.time_ns() % 1_000_000, help="round i ingests the articles of seed + i (default: from the clock)")
     parser.add_argument("--child", choices=("real", "cheap"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.small, args.child == "real")))
+        print(json.dumps(child(args.small, args.child == "real", args.seed)))
         return
     for lib in (args.small, args.large):
         if not (lib / "chroma").is_dir():
@@ -119,8 +121,8 @@ def main() -> None:
             for i in range(args.rounds):
                 shutil.rmtree(args.small)
                 shutil.copytree(pristine, args.small)
-                runs["small"].append(run(args.small, True))
-                runs["large"].append(run(args.large, False))
+                runs["small"].append(run(args.small, True, args.seed + i))
+                runs["large"].append(run(args.large, False, args.seed + i))
                 print(f"  round {i + 1}: {runs['small'][-1]['the whole ingest']:.2f} s into {args.small.name}, "
                       f"{runs['large'][-1]['the whole ingest']:.2f} s into {args.large.name}", file=sys.stderr, flush=True)
         finally:
