@@ -62,10 +62,7 @@ def child(data_dir: Path, preload: bool, real: bool, warm: bool = False, seed: i
 
     Collection.write_documents = timed("write", Collection.write_documents)  # type: ignore[method-assign]
     pipeline.embed_in_slices = timed("embed", pipeline.embed_in_slices)
-    lib = scale._library(data_dir, real)
-    if not real:
-        lib._embedder = scale.UnderCheapName(scale._library(data_dir, True).embedder)
-    lib.embedder.embed(["warm the model up"])
+    lib = scale.real_model_library(data_dir, real)
     if warm:
         lib.warm()
     docs = list(scale.articles(scale.MARGINAL_ARTICLES, seed=seed, prefix=f"f{time.time_ns()}-"))

@@ -77,10 +77,7 @@ def child(data_dir: Path, real: bool, seed: int) -> dict[str, float]:
 
     for call in CHROMA_CALLS:
         setattr(ChromaCollection, call, timed(call, getattr(ChromaCollection, call), kind))
-    lib = scale._library(data_dir, real)
-    if not real:
-        lib._embedder = scale.UnderCheapName(scale._library(data_dir, True).embedder)
-    lib.embedder.embed(["warm the model up"])
+    lib = scale.real_model_library(data_dir, real)
     lib.warm()
     docs = list(scale.articles(scale.MARGINAL_ARTICLES, seed=seed, prefix=f"s{time.time_ns()}-"))
     spent.clear()

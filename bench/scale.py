@@ -151,6 +151,15 @@ class UnderCheapName:
 MARGINAL_ARTICLES = 330  # about 1,000 chunks: the real-model ingest timed at each size
 
 
+def real_model_library(data_dir: Path, real: bool) -> Any:
+    """The library in `data_dir`, ingesting with the bundled model (under the cheap embedder's name when it was built with that), the model warmed up."""
+    lib = _library(data_dir, real)
+    if not real:
+        lib._embedder = UnderCheapName(_library(data_dir, True).embedder)
+    lib.embedder.embed(["warm the model up"])
+    return lib
+
+
 def marginal_ingest(data_dir: Path, real: bool) -> tuple[float, float]:
     """Chunks per second of two real-model ingests of about 1,000 new chunks each, one after the other.
 
@@ -158,10 +167,7 @@ def marginal_ingest(data_dir: Path, real: bool) -> tuple[float, float]:
     first write, the registry and keyword index are read for the first time); the second is the
     rate into a library that is already open, as a running bot's next `/ingest` sees it.
     """
-    lib = _library(data_dir, real)
-    if not real:
-        lib._embedder = UnderCheapName(_library(data_dir, True).embedder)
-    lib.embedder.embed(["warm the model up"])
+    lib = real_model_library(data_dir, real)
     prefix = f"m{time.time_ns()}-"  # new documents even in a library measured before (--reuse)
     batches = [list(articles(MARGINAL_ARTICLES, seed=seed, prefix=f"{prefix}{seed}-")) for seed in (29, 31)]  # before the clock starts
     rates = []
