@@ -112,8 +112,8 @@ class Settings(BaseSettings):
     llm_refuse_at: float | None = Field(
         None, ge=0, le=1,
         description="llamacpp: abstain when the model's probability of starting the cannot-answer reply reaches this at its "
-        "first step, though another start is likelier (1 = only when it writes it; unset = the packaged model's own, fitted "
-        "on SQuAD near misses: 0.135 for qwen2.5-coder-1.5b, 1 for the others; docs/generative.md).",
+        "first step, though another start is likelier (1 = only when it writes it; unset = the packaged model's own, chosen "
+        "on SQuAD near misses: 0.2 for qwen2.5-coder-1.5b, 1 for the others; docs/generative.md).",
     )
     llm_support_threshold: float = Field(
         0.55, ge=0, le=1,

@@ -97,7 +97,7 @@ def test_the_refusal_threshold_is_the_packaged_models_own_unless_set(tmp_path: P
     def threshold(**fields: object) -> float:
         return refuse_at(Settings(_env_file=None, data_dir=tmp_path, **fields))  # type: ignore[call-arg]
 
-    assert threshold() == gguf.PACKAGED[gguf.DEFAULT_MODEL].refuse_at == 0.135
+    assert threshold() == gguf.PACKAGED[gguf.DEFAULT_MODEL].refuse_at == 0.2
     assert threshold(llm_model="qwen2.5-coder-0.5b") == 1.0
     assert threshold(llm_model=str(tmp_path / "other.gguf")) == 1.0  # not fitted for it: none
     assert threshold(llm_refuse_at=0.3) == threshold(llm_model="qwen2.5-coder-0.5b", llm_refuse_at=0.3) == 0.3
