@@ -88,6 +88,17 @@ def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None, stdi
     return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime, out_f.read().decode(), err_f.read().decode())
 
 
+def child_json(argv: Sequence[str]) -> dict[str, Any]:
+    """Run a benchmark's child (this Python, the checkout on its path); the JSON object its last output line holds.
+
+    A child that fails ends this benchmark with the tail of its standard error.
+    """
+    out = subprocess.run([PY, *argv], capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode:
+        sys.exit(out.stderr[-3000:])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def _tmpfile() -> Any:
     import tempfile
 

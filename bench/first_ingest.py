@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, print_table  # first: it puts the checkout on sys.path
+from _common import child_json, print_table  # first: it puts the checkout on sys.path
 
 MODES = ("at the write", "beside the work")
 
@@ -90,13 +88,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
     for i in range(args.pairs):
         for mode, flag in zip(MODES, ("off", "on"), strict=True):
-            out = subprocess.run(
-                [sys.executable, __file__, str(args.library), "--child", flag, *(["--real"] if args.real else [])], capture_output=True, text=True, check=False,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
-            if out.returncode:
-                sys.exit(out.stderr[-3000:])
-            runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            runs[mode].append(child_json([__file__, str(args.library), "--child", flag, *(["--real"] if args.real else [])]))
             r = runs[mode][-1]
             print(f"  pair {i + 1} load {mode}: {r['total']:.2f} s (write {r['write']:.2f})", file=sys.stderr, flush=True)
     rows = []

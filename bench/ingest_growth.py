@@ -19,29 +19,22 @@ share of the small one's (the issue's goal: at least 0.90 at 10^5 against 10^3).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, print_table  # first: it puts the checkout on sys.path
+from _common import child_json, print_table  # first: it puts the checkout on sys.path
 
 MODES = ("warmed", "cold")
 
 
 def run(library: Path, real: bool, warm: bool, seed: int) -> float:
     """Chunks per second of one fresh process's first ingest into `library` (of the articles `seed` generates)."""
-    command = [sys.executable, str(Path(__file__).with_name("first_ingest.py")), str(library), "--child", "on", "--seed", str(seed),
-               *(["--real"] if real else []), *(["--warm"] if warm else [])]
-    out = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if out.returncode:
-        sys.exit(out.stderr[-3000:])
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = child_json([str(Path(__file__).with_name("first_ingest.py")), str(library), "--child", "on", "--seed", str(seed),
+                    *(["--real"] if real else []), *(["--warm"] if warm else [])])
     return float(r["chunks"] / r["total"])
 
 

@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, print_table  # first: it puts the checkout on sys.path
+from _common import child_json, print_table  # first: it puts the checkout on sys.path
 
 # (owner module or class, attribute, label): the pipeline's steps, as the child wraps them
 STEPS = (
@@ -89,11 +87,7 @@ def child(data_dir: Path, real: bool, seed: int) -> dict[str, float]:
 
 
 def run(library: Path, real: bool, seed: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, str(library), str(library), "--child", "real" if real else "cheap", "--seed", str(seed)],
-                         capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if out.returncode:
-        sys.exit(out.stderr[-3000:])
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return child_json([__file__, str(library), str(library), "--child", "real" if real else "cheap", "--seed", str(seed)])
 
 
 def main() -> None:

@@ -25,8 +25,6 @@ import random
 import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import zlib
@@ -35,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT  # first: it puts the checkout on sys.path
+from _common import ROOT, child_json  # first: it puts the checkout on sys.path
 
 from retrieval.types import Document
 
@@ -291,14 +289,8 @@ def run_size(size: int, real: bool, work: Path, repeats: int, colds: int, reuse:
     disk = _disk(data_dir)
     runs = []
     for _ in range(colds):
-        out = subprocess.run(
-            [sys.executable, __file__, "--measure", str(data_dir), "--articles", str(n_articles), "--repeats", str(repeats)]
-            + (["--real"] if real else []),
-            capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        if out.returncode:
-            raise SystemExit(out.stderr[-3000:])
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        runs.append(child_json([__file__, "--measure", str(data_dir), "--articles", str(n_articles), "--repeats", str(repeats),
+                                *(["--real"] if real else [])]))
     row: dict[str, Any] = {
         "chunks": chunks, "articles": n_articles, "embedder": "bundled model (int8)" if real else "cheap hashing",
         "ingest_s": ingest_s, "ingest_chunks_per_s": chunks / ingest_s,
