@@ -7,6 +7,7 @@ repeats are reported and the spread is shown so noise is visible.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -86,6 +87,21 @@ def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None, stdi
     out_f.seek(0)
     err_f.seek(0)
     return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime, out_f.read().decode(), err_f.read().decode())
+
+
+def scale_library(path: str) -> Path:
+    """An argparse type: a library that `bench/scale.py --work W` left (W/lib-SIZE), or a one-sentence error."""
+    if not (Path(path) / "chroma").is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is not a library from bench/scale.py --work W (no chroma folder in it).")
+    return Path(path)
+
+
+def add_library_pair(parser: argparse.ArgumentParser, rounds: int) -> None:
+    """The arguments of a benchmark that ingests into a small and a large scale library by turns: both, --rounds, --seed."""
+    parser.add_argument("small", type=scale_library, help="the small library (W/lib-1000, built with the bundled model)")
+    parser.add_argument("large", type=scale_library, help="the large library (W/lib-100000, built with the cheap embedder)")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--seed", type=int, default=time.time_ns() % 1_000_000, help="round i ingests the articles of seed + i (default: from the clock)")
 
 
 def child_json(argv: Sequence[str]) -> dict[str, Any]:

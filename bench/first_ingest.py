@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import child_json, print_table  # first: it puts the checkout on sys.path
+from _common import child_json, print_table, scale_library  # first: it puts the checkout on sys.path
 
 MODES = ("at the write", "beside the work")
 
@@ -73,7 +73,7 @@ def child(data_dir: Path, preload: bool, real: bool, warm: bool = False, seed: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("library", type=Path, help="a data dir from `bench/scale.py --work W` (W/lib-SIZE)")
+    parser.add_argument("library", type=scale_library, help="a data dir from `bench/scale.py --work W` (W/lib-SIZE)")
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--real", action="store_true", help="the library was built with the bundled model (scale.py's sizes up to --real-up-to)")
     parser.add_argument("--child", choices=("on", "off"), help=argparse.SUPPRESS)
@@ -83,8 +83,6 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.library, args.child == "on", args.real, args.warm, args.seed)))
         return
-    if not (args.library / "chroma").is_dir():
-        sys.exit(f"{args.library} is not a library from bench/scale.py --work W (no chroma folder in it).")
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
     for i in range(args.pairs):
         for mode, flag in zip(MODES, ("off", "on"), strict=True):

@@ -23,10 +23,9 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import child_json, print_table  # first: it puts the checkout on sys.path
+from _common import add_library_pair, child_json, print_table  # first: it puts the checkout on sys.path
 
 MODES = ("warmed", "cold")
 
@@ -40,14 +39,8 @@ def run(library: Path, real: bool, warm: bool, seed: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("small", type=Path, help="the small library (W/lib-1000, built with the bundled model)")
-    parser.add_argument("large", type=Path, help="the large library (W/lib-100000, built with the cheap embedder)")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=time.time_ns() % 1_000_000, help="round i ingests the articles of seed + i (default: from the clock)")
+    add_library_pair(parser, rounds=5)
     args = parser.parse_args()
-    for lib in (args.small, args.large):
-        if not (lib / "chroma").is_dir():
-            sys.exit(f"{lib} is not a library from bench/scale.py --work W (no chroma folder in it).")
     rates: dict[tuple[str, str], list[float]] = {(m, s): [] for m in MODES for s in ("small", "large")}
     with tempfile.TemporaryDirectory() as tmp:
         pristine = Path(tmp) / "pristine"

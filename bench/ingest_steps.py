@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import child_json, print_table  # first: it puts the checkout on sys.path
+from _common import add_library_pair, child_json, print_table  # first: it puts the checkout on sys.path
 
 # (owner module or class, attribute, label): the pipeline's steps, as the child wraps them
 STEPS = (
@@ -92,18 +92,12 @@ def run(library: Path, real: bool, seed: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("small", type=Path, help="the small library (W/lib-1000, built with the bundled model)")
-    parser.add_argument("large", type=Path, help="the large library (W/lib-100000, built with the cheap embedder)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=time.time_ns() % 1_000_000, help="round i ingests the articles of seed + i (default: from the clock)")
+    add_library_pair(parser, rounds=3)
     parser.add_argument("--child", choices=("real", "cheap"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.small, args.child == "real", args.seed)))
         return
-    for lib in (args.small, args.large):
-        if not (lib / "chroma").is_dir():
-            sys.exit(f"{lib} is not a library from bench/scale.py --work W (no chroma folder in it).")
     runs: dict[str, list[dict[str, float]]] = {"small": [], "large": []}
     with tempfile.TemporaryDirectory() as tmp:
         pristine = Path(tmp) / "pristine"
